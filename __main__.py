@@ -1,0 +1,36 @@
+"""The Pulumi program: typed settings in, messaging for the ML pipeline out."""
+
+import pulumi
+from pulumi_azure_native import resources
+
+from components.messaging import ServiceBusPipeline, ServiceBusPipelineArgs
+from settings.loader import settings_from_engine
+
+settings = settings_from_engine()
+
+resource_group_name: pulumi.Input[str] = (
+    settings.resource_group_name
+    or resources.ResourceGroup(
+        "resource-group",
+        resource_group_name=settings.names.resource_group,
+        location=settings.location,
+        tags=settings.all_tags,
+    ).name
+)
+
+pipeline = ServiceBusPipeline(
+    "ml-pipeline", ServiceBusPipelineArgs.from_settings(settings, resource_group_name)
+)
+
+pulumi.export(
+    "messaging",
+    {
+        "resourceGroup": resource_group_name,
+        "namespace": pipeline.namespace_name,
+        "endpoint": pipeline.endpoint,
+        "topic": pipeline.topic_name,
+        "subscriptions": pipeline.subscriptions,
+    },
+)
+if pipeline.connection_strings:
+    pulumi.export("sasConnectionStrings", pulumi.Output.secret(pipeline.connection_strings))

@@ -1,0 +1,40 @@
+"""Developer and CI sessions. Run them through ``python3 noxw.py -s <session>``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_venv = "yes"
+
+DEV_REQUIREMENTS = ("-r", "requirements-dev.txt")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (mock runtime, policy pack over gRPC; no cloud, no CLI)."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy in strict mode over the program, components, policies, tooling and tests."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def preflight(session: nox.Session) -> None:
+    """Offline preview of every stack (or the stacks given after ``--``)."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("python", "-m", "preflight", *session.posargs)

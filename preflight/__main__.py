@@ -1,0 +1,5 @@
+"""``python -m preflight``: see preflight/cli.py."""
+
+from preflight.cli import main
+
+raise SystemExit(main())

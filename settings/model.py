@@ -1,0 +1,326 @@
+"""The schema of a stack's config: one pydantic model, the single source of truth.
+
+Config keys are camelCase (as they appear under ``ml-messaging:`` in ``stacks/Pulumi.<env>.yaml``);
+Python attributes are snake_case. Limits come from ../shared/reference/service-bus-facts.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.naming import PipelineNames, namespace_name_problem
+from settings.errors import KeyedError
+
+# Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
+MAX_LOCK_DURATION = timedelta(minutes=5)
+MIN_LOCK_DURATION = timedelta(seconds=5)
+MIN_MESSAGE_TTL = timedelta(seconds=1)
+MAX_MESSAGE_TTL = timedelta(days=10675199)  # TimeSpan.MaxValue in whole days, Azure's ceiling
+MAX_DELIVERY_COUNT_CEILING = 2000
+
+REQUIRED_USER_TAGS = ("owner", "costCenter")
+
+
+class Tier(StrEnum):
+    """Service Bus tiers that support topics (Basic has none, so it is not offered)."""
+
+    STANDARD = "Standard"
+    PREMIUM = "Premium"
+
+
+class TlsVersion(StrEnum):
+    """Minimum TLS versions Azure accepts; the policy pack blocks anything below 1.2."""
+
+    TLS_1_0 = "1.0"
+    TLS_1_1 = "1.1"
+    TLS_1_2 = "1.2"
+    TLS_1_3 = "1.3"
+
+
+class PublicNetworkAccess(StrEnum):
+    """Whether the namespace is reachable from public networks."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    SECURED_BY_PERIMETER = "SecuredByPerimeter"
+
+
+def _within(low: timedelta, high: timedelta, what: str) -> AfterValidator:
+    def check(value: timedelta) -> timedelta:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{what} must be between {iso8601(low)} and {iso8601(high)} (got {iso8601(value)})"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def iso8601(value: timedelta) -> str:
+    """Render a duration the way Azure's API expects it, e.g. ``PT1M`` or ``P14D``."""
+    days = value.days
+    seconds = value.seconds
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    time_part = "".join(
+        f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount
+    )
+    date_part = f"{days}D" if days else ""
+    if not date_part and not time_part:
+        return "PT0S"
+    return f"P{date_part}" + (f"T{time_part}" if time_part else "")
+
+
+LockDuration = Annotated[timedelta, _within(MIN_LOCK_DURATION, MAX_LOCK_DURATION, "lockDuration")]
+MessageTtl = Annotated[timedelta, _within(MIN_MESSAGE_TTL, MAX_MESSAGE_TTL, "defaultMessageTimeToLive")]
+# Event types travel as the message subject (label); 46 characters at most so that the rule
+# name `evt-<event>` stays within Azure's 50-character limit for rules.
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,45}$")]
+# A service name becomes part of `sbts-<service>` (subscription: 1-50 chars) and of RBAC names.
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+
+class DeliverySettings(_Model):
+    """How the broker delivers to one service's subscription. Defaults are the safe choice."""
+
+    max_delivery_count: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_DELIVERY_COUNT_CEILING,
+        description="Deliveries before a message is dead-lettered (Azure default 10).",
+    )
+    lock_duration: LockDuration = Field(
+        default=timedelta(minutes=1),
+        description="Peek-lock duration, ISO 8601, PT5S to PT5M (Azure's maximum).",
+    )
+    default_message_time_to_live: MessageTtl = Field(
+        default=timedelta(days=14),
+        description="How long an undelivered message lives, ISO 8601.",
+    )
+    dead_lettering_on_message_expiration: bool = Field(
+        default=True,
+        description="Move expired messages to the dead-letter queue instead of dropping them.",
+    )
+
+
+class ServiceSettings(_Model):
+    """One service of the pipeline: what it publishes, what it consumes, who it runs as."""
+
+    name: ServiceName = Field(description="Service name; its subscription is `sbts-<name>`.")
+    publishes: tuple[EventType, ...] = Field(
+        default=(), description="Event types this service publishes to the topic."
+    )
+    consumes: tuple[EventType, ...] = Field(
+        default=(), description="Event types routed to this service's subscription."
+    )
+    principal_id: UUID | None = Field(
+        default=None,
+        description="Entra object ID of the service's managed identity; enables RBAC.",
+    )
+    sas_rule: bool = Field(
+        default=False,
+        description="Create a least-privilege SAS rule on the topic (needs local auth enabled).",
+    )
+    delivery: DeliverySettings = Field(
+        default_factory=DeliverySettings,
+        description="Delivery settings of this service's subscription.",
+    )
+
+    @field_validator("publishes", "consumes")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted(event for event, count in Counter(value).items() if count > 1)
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> ServiceSettings:
+        if not self.publishes and not self.consumes:
+            raise ValueError("a service must publish or consume at least one event type")
+        return self
+
+
+class NamespaceSettings(_Model):
+    """The Service Bus namespace: tier, capacity and security posture."""
+
+    tier: Tier = Field(description="Standard or Premium; Basic has no topics.")
+    capacity: Literal[1, 2, 4, 8, 16] | None = Field(
+        default=None, description="Premium messaging units; Premium only (default 1)."
+    )
+    premium_messaging_partitions: Literal[1, 2, 4] | None = Field(
+        default=None, description="Premium partitions; Premium only (default 1)."
+    )
+    minimum_tls_version: TlsVersion = Field(
+        default=TlsVersion.TLS_1_2, description="Lowest TLS version clients may use."
+    )
+    local_auth_enabled: bool = Field(
+        default=False, description="Allow SAS keys. Off by default: use Entra ID (RBAC)."
+    )
+    public_network_access: PublicNetworkAccess = Field(
+        default=PublicNetworkAccess.ENABLED,
+        description="Public reachability; this repo has no private endpoints yet.",
+    )
+    protected: bool = Field(
+        default=False,
+        description="Pulumi `protect` plus a CanNotDelete management lock on the namespace.",
+    )
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _explain_basic(cls, value: object) -> object:
+        if isinstance(value, str) and value.lower() == "basic":
+            raise ValueError("'Basic' is not allowed: the Basic tier has no topics; use Standard or Premium")
+        return value
+
+    @model_validator(mode="after")
+    def _premium_only_fields(self) -> NamespaceSettings:
+        if self.tier is not Tier.PREMIUM:
+            for key, value in (
+                ("capacity", self.capacity),
+                ("premiumMessagingPartitions", self.premium_messaging_partitions),
+            ):
+                if value is not None:
+                    raise KeyedError(key, f"is only allowed with tier Premium (tier is {self.tier})")
+        elif (self.effective_capacity or 1) % self.effective_partitions:
+            raise KeyedError(
+                "capacity",
+                f"capacity {self.effective_capacity} must be a multiple of "
+                f"premiumMessagingPartitions {self.effective_partitions}",
+            )
+        return self
+
+    @property
+    def effective_capacity(self) -> int | None:
+        """Messaging units to request: the configured value, 1 on Premium, none on Standard."""
+        if self.tier is not Tier.PREMIUM:
+            return None
+        return self.capacity or 1
+
+    @property
+    def effective_partitions(self) -> int:
+        """Premium partitions to request (1 unless configured)."""
+        return self.premium_messaging_partitions or 1
+
+
+class StackSettings(_Model):
+    """Everything one stack file configures."""
+
+    environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,9}$")] = Field(
+        description="Environment name, e.g. dev, staging, prod (2-10 lowercase letters/digits)."
+    )
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{2,30}$")] = Field(
+        description="Azure region, e.g. westeurope."
+    )
+    workload: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,11}$")] = Field(
+        description="Workload name used in every resource name (2-12 lowercase letters/digits)."
+    )
+    instance: Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")] = Field(
+        default="001", description="Three-digit instance suffix, e.g. '001'."
+    )
+    resource_group_name: str | None = Field(
+        default=None,
+        description="An existing resource group to deploy into; by default one is created.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags for every taggable resource; must include owner and costCenter.",
+    )
+    namespace: NamespaceSettings = Field(description="The Service Bus namespace.")
+    external_event_types: tuple[EventType, ...] = Field(
+        default=(), description="Event types published from outside the pipeline."
+    )
+    services: tuple[ServiceSettings, ...] = Field(min_length=1, description="The pipeline's services.")
+
+    @field_validator("tags")
+    @classmethod
+    def _required_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        missing = [tag for tag in REQUIRED_USER_TAGS if not tags.get(tag, "").strip()]
+        if missing:
+            raise ValueError(f"must set {' and '.join(missing)} (required tags)")
+        return tags
+
+    @model_validator(mode="after")
+    def _names_fit_azure(self) -> StackSettings:
+        problem = namespace_name_problem(self.names.namespace)
+        if problem:
+            raise KeyedError(
+                "workload",
+                f"the namespace name '{self.names.namespace}' built from workload, environment, "
+                f"location and instance {problem}",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> StackSettings:
+        counts = Counter(service.name.lower() for service in self.services)
+        repeated = sorted(name for name, count in counts.items() if count > 1)
+        if repeated:
+            raise KeyedError("services", f"service names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    @model_validator(mode="after")
+    def _consumed_events_have_a_source(self) -> StackSettings:
+        sources = set(self.external_event_types)
+        for service in self.services:
+            sources.update(service.publishes)
+        for index, service in enumerate(self.services):
+            orphans = [event for event in service.consumes if event not in sources]
+            if orphans:
+                raise KeyedError(
+                    f"services[{index}].consumes",
+                    f"service '{service.name}' consumes {', '.join(orphans)}, which no service "
+                    "publishes; publish it from a service or list it in externalEventTypes",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _sas_needs_local_auth(self) -> StackSettings:
+        with_sas = [service.name for service in self.services if service.sas_rule]
+        if with_sas and not self.namespace.local_auth_enabled:
+            raise KeyedError(
+                "namespace.localAuthEnabled",
+                f"services {', '.join(with_sas)} ask for sasRule but namespace.localAuthEnabled "
+                "is false; enable local auth or use principalId (RBAC)",
+            )
+        return self
+
+    @property
+    def names(self) -> PipelineNames:
+        """The deterministic Azure names of this stack's resources."""
+        return PipelineNames(self.workload, self.environment, self.location, self.instance)
+
+    @property
+    def consumers(self) -> tuple[ServiceSettings, ...]:
+        """Services that consume at least one event type, i.e. that get a subscription."""
+        return tuple(service for service in self.services if service.consumes)
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """User tags plus the tags every resource carries by construction."""
+        return {**self.tags, "environment": self.environment, "workload": self.workload}

@@ -1,0 +1,69 @@
+"""The mock-runtime runner: engine-style URNs, captured options, and no state leaking between runs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from preflight.mockrun import ProgramError, run_program, stack_urn
+from tests.support import REPO, engine_config, run_stack
+
+
+def test_urns_are_built_the_way_the_engine_builds_them() -> None:
+    run = run_stack("prod")
+    namespace = run.of_type("azure-native:servicebus:Namespace")[0]
+    assert namespace.urn == (
+        "urn:pulumi:prod::ml-messaging::ml-messaging:messaging:ServiceBusPipeline"
+        "$azure-native:servicebus:Namespace::ml-pipeline-namespace"
+    )
+    component = run.of_type("ml-messaging:messaging:ServiceBusPipeline")[0]
+    assert component.parent == stack_urn("ml-messaging", "prod")
+    assert "pulumi:pulumi:Stack$" not in " ".join(r.urn for r in run.resources)
+
+
+def test_runs_do_not_leak_into_each_other() -> None:
+    alone = run_stack("dev")
+    run_stack("prod")
+    again = run_stack("dev")
+    assert [r.urn for r in sorted(alone.resources, key=lambda r: r.urn)] == [
+        r.urn for r in sorted(again.resources, key=lambda r: r.urn)
+    ]
+    assert alone.outputs == again.outputs
+    assert all(r.urn.startswith("urn:pulumi:dev::") for r in again.resources)
+
+
+def test_bad_config_fails_the_program_with_one_clear_message_and_no_traceback() -> None:
+    with pytest.raises(ProgramError) as caught:
+        run_stack("prod", namespace={"tier": "Premium", "capacity": 3})
+    assert str(caught.value) == (
+        "stacks/Pulumi.prod.yaml: ml-messaging:namespace.capacity: 3 is not one of 1, 2, 4, 8, 16"
+    )
+    assert "Traceback" not in str(caught.value)
+
+
+def test_the_component_can_be_used_twice_in_one_program(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text(
+        textwrap.dedent(
+            """
+            from components.messaging import ServiceBusPipeline, ServiceBusPipelineArgs
+            from settings.loader import settings_from_engine
+
+            settings = settings_from_engine()
+            second = settings.model_copy(update={"instance": "002"})
+            ServiceBusPipeline("blue", ServiceBusPipelineArgs.from_settings(settings, "rg-a"))
+            ServiceBusPipeline("green", ServiceBusPipelineArgs.from_settings(second, "rg-a"))
+            """
+        )
+    )
+    run = run_program(tmp_path, "ml-messaging", "prod", engine_config("prod"))
+    urns = [r.urn for r in run.resources]
+    assert len(urns) == len(set(urns))
+    namespaces = sorted(r.inputs["namespaceName"] for r in run.of_type("azure-native:servicebus:Namespace"))
+    assert namespaces == ["sbns-mlpipe-prod-weu-001", "sbns-mlpipe-prod-weu-002"]
+    assert len(run.of_type("azure-native:servicebus:Subscription")) == 8
+
+
+def test_the_program_directory_is_the_repository_root() -> None:
+    assert (REPO / "__main__.py").is_file()
