@@ -18,9 +18,7 @@ resource_group_name: pulumi.Input[str] = (
     ).name
 )
 
-pipeline = ServiceBusPipeline(
-    "ml-pipeline", ServiceBusPipelineArgs.from_settings(settings, resource_group_name)
-)
+pipeline = ServiceBusPipeline("ml-pipeline", ServiceBusPipelineArgs.from_settings(settings, resource_group_name))
 
 pulumi.export(
     "messaging",

@@ -55,9 +55,7 @@ class ServiceBusPipelineArgs:
     """Tags for every taggable resource (environment and workload included)."""
 
     @classmethod
-    def from_settings(
-        cls, settings: StackSettings, resource_group_name: pulumi.Input[str]
-    ) -> ServiceBusPipelineArgs:
+    def from_settings(cls, settings: StackSettings, resource_group_name: pulumi.Input[str]) -> ServiceBusPipelineArgs:
         """Build the args from a validated stack's settings."""
         return cls(
             resource_group_name=resource_group_name,
@@ -141,9 +139,7 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 tier=servicebus.SkuTier(settings.tier.value),
                 capacity=settings.effective_capacity,
             ),
-            premium_messaging_partitions=(
-                settings.effective_partitions if settings.effective_capacity else None
-            ),
+            premium_messaging_partitions=(settings.effective_partitions if settings.effective_capacity else None),
             minimum_tls_version=settings.minimum_tls_version.value,
             disable_local_auth=not settings.local_auth_enabled,
             public_network_access=settings.public_network_access.value,

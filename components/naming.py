@@ -53,10 +53,7 @@ def namespace_name_problem(name: str) -> str | None:
     if not 6 <= len(name) <= 50:
         return f"must be 6-50 characters long (it has {len(name)})"
     if not NAMESPACE_NAME.match(name):
-        return (
-            "may contain only letters, digits and hyphens, must start with a letter "
-            "and end with a letter or digit"
-        )
+        return "may contain only letters, digits and hyphens, must start with a letter and end with a letter or digit"
     if name.lower().endswith(NAMESPACE_FORBIDDEN_SUFFIXES):
         return "must not end with '-sb' or '-mgmt'"
     return None

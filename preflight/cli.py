@@ -17,9 +17,7 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
 def discover_stacks(stacks_dir: Path) -> list[str]:
     """Stack names from ``stacks/Pulumi.<stack>.yaml``, sorted."""
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml")
-    )
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
 
 
 def preview_stack(repo: Path, stack: str) -> ProgramRun:
@@ -39,9 +37,7 @@ def render_plan(run: ProgramRun) -> str:
     def walk(parent: str, depth: int) -> None:
         for urn in sorted(children.get(parent, []), key=lambda u: (by_urn[u].type, by_urn[u].name)):
             resource = by_urn[urn]
-            lines.append(
-                f"{'    ' * depth}+ {resource.type} {resource.name}{' [protect]' if resource.protect else ''}"
-            )
+            lines.append(f"{'    ' * depth}+ {resource.type} {resource.name}{' [protect]' if resource.protect else ''}")
             walk(urn, depth + 1)
 
     walk(run.stack_urn, 1)

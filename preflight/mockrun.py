@@ -202,9 +202,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=bool(request.protect),
                 provider=request.provider,
                 dependencies=tuple(request.dependencies),
-                property_dependencies={
-                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
-                },
+                property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
                 options={
                     "deleteBeforeReplace": bool(request.deleteBeforeReplace),
                     "ignoreChanges": list(request.ignoreChanges),
@@ -244,9 +242,7 @@ def _run_isolated(
     try:
         ROOT.set(None)
         monitor = RecordingMonitor(AzureMocks())
-        pulumi.runtime.set_mocks(
-            monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
-        )
+        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         pulumi.runtime.set_all_config(config, secret_keys)
         with _importable(program_dir):
             try:

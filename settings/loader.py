@@ -51,8 +51,7 @@ def describe_errors(error: ValidationError, project: str) -> list[str]:
         if not (
             detail["type"] == "too_short"
             and any(
-                len(loc) > len(detail["loc"]) and loc[: len(detail["loc"])] == tuple(detail["loc"])
-                for loc in deeper
+                len(loc) > len(detail["loc"]) and loc[: len(detail["loc"])] == tuple(detail["loc"]) for loc in deeper
             )
         )
     ]
@@ -168,9 +167,7 @@ def _decode(key: str, value: Any) -> Any:
 
 
 _STRUCTURED_KEYS = frozenset(
-    info.alias or name
-    for name, info in StackSettings.model_fields.items()
-    if info.annotation not in (str, str | None)
+    info.alias or name for name, info in StackSettings.model_fields.items() if info.annotation not in (str, str | None)
 )
 
 

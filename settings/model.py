@@ -63,9 +63,7 @@ class PublicNetworkAccess(StrEnum):
 def _within(low: timedelta, high: timedelta, what: str) -> AfterValidator:
     def check(value: timedelta) -> timedelta:
         if not low <= value <= high:
-            raise ValueError(
-                f"{what} must be between {iso8601(low)} and {iso8601(high)} (got {iso8601(value)})"
-            )
+            raise ValueError(f"{what} must be between {iso8601(low)} and {iso8601(high)} (got {iso8601(value)})")
         return value
 
     return AfterValidator(check)
@@ -77,9 +75,7 @@ def iso8601(value: timedelta) -> str:
     seconds = value.seconds
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
-    time_part = "".join(
-        f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount
-    )
+    time_part = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount)
     date_part = f"{days}D" if days else ""
     if not date_part and not time_part:
         return "PT0S"
@@ -132,9 +128,7 @@ class ServiceSettings(_Model):
     """One service of the pipeline: what it publishes, what it consumes, who it runs as."""
 
     name: ServiceName = Field(description="Service name; its subscription is `sbts-<name>`.")
-    publishes: tuple[EventType, ...] = Field(
-        default=(), description="Event types this service publishes to the topic."
-    )
+    publishes: tuple[EventType, ...] = Field(default=(), description="Event types this service publishes to the topic.")
     consumes: tuple[EventType, ...] = Field(
         default=(), description="Event types routed to this service's subscription."
     )
@@ -179,9 +173,7 @@ class NamespaceSettings(_Model):
     minimum_tls_version: TlsVersion = Field(
         default=TlsVersion.TLS_1_2, description="Lowest TLS version clients may use."
     )
-    local_auth_enabled: bool = Field(
-        default=False, description="Allow SAS keys. Off by default: use Entra ID (RBAC)."
-    )
+    local_auth_enabled: bool = Field(default=False, description="Allow SAS keys. Off by default: use Entra ID (RBAC).")
     public_network_access: PublicNetworkAccess = Field(
         default=PublicNetworkAccess.ENABLED,
         description="Public reachability; this repo has no private endpoints yet.",

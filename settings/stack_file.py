@@ -96,9 +96,7 @@ def _project_defaults(project_doc: Mapping[str, Any], project: str, source: Path
         raise SettingsError([f"{source}: config: must be a mapping"])
     defaults: dict[str, Any] = {}
     for key, spec in declared.items():
-        value = (
-            spec.get("default") if isinstance(spec, dict) and ("default" in spec or "type" in spec) else spec
-        )
+        value = spec.get("default") if isinstance(spec, dict) and ("default" in spec or "type" in spec) else spec
         if value is not None:
             defaults[_qualify(str(key), project)] = _engine_scalar(value)
     return defaults

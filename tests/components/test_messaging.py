@@ -172,9 +172,7 @@ def test_children_are_parented_to_the_component(run: ProgramRun) -> None:
     assert children
     assert all(child.parent == component.urn for child in children)
     assert all(
-        child.urn.startswith(
-            f"urn:pulumi:{run.stack}::ml-messaging::ml-messaging:messaging:ServiceBusPipeline$"
-        )
+        child.urn.startswith(f"urn:pulumi:{run.stack}::ml-messaging::ml-messaging:messaging:ServiceBusPipeline$")
         for child in children
     )
 

@@ -71,9 +71,7 @@ def test_project_defaults_apply_and_the_stack_overrides_them(tmp_path: Path) -> 
 
 def test_secure_values_are_marked_secret_and_never_sent_as_plain_config(tmp_path: Path) -> None:
     shipped = (STACKS_DIR / "Pulumi.dev.yaml").read_text()
-    stack = write(
-        tmp_path, "Pulumi.dev.yaml", shipped + "  azure-native:clientSecret:\n    secure: v1:AAAA\n"
-    )
+    stack = write(tmp_path, "Pulumi.dev.yaml", shipped + "  azure-native:clientSecret:\n    secure: v1:AAAA\n")
     config, settings = load_stack_file(stack, PROJECT_FILE)
     assert config.secret_keys == {"azure-native:clientSecret"}
     assert "azure-native:clientSecret" not in config.for_engine()

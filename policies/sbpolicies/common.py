@@ -1,0 +1,178 @@
+"""Shared helpers for the rules: type matching, safe property access, durations, policy metadata.
+
+The pack is self-contained (the engine runs it from ``policies/`` in its own virtualenv), so it
+does not import the program's modules: it judges what the program produced, not what it meant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
+StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
+
+# Built-in role definition GUIDs (Microsoft "Azure built-in roles").
+DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
+DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+ROLE_NAMES = {
+    DATA_OWNER: "Azure Service Bus Data Owner",
+    DATA_SENDER: "Azure Service Bus Data Sender",
+    DATA_RECEIVER: "Azure Service Bus Data Receiver",
+    OWNER: "Owner",
+    CONTRIBUTOR: "Contributor",
+}
+
+
+def is_type(resource_type: str, module: str, kind: str) -> bool:
+    """True for ``azure-native:<module>:<kind>`` and its versioned aliases (``.../v20240101:...``)."""
+    return re.fullmatch(rf"azure-native:{module}(?:/v[0-9a-z]+)?:{kind}", resource_type) is not None
+
+
+def value_at(props: Mapping[str, Any], *path: str) -> Any:
+    """The value at a property path, or None when any step is missing.
+
+    An unknown value (preview) raises ``UnknownValueError``; the SDK turns that into an advisory
+    "can't run policy during preview" diagnostic instead of a verdict.
+    """
+    current: Any = props
+    for key in path:
+        if not isinstance(current, Mapping) or key not in current:
+            return None
+        current = current[key]
+    return current
+
+
+def known_value(props: Mapping[str, Any], *path: str) -> tuple[bool, Any]:
+    """``(True, value)`` when the value is known (possibly None), ``(False, None)`` when unknown."""
+    try:
+        return True, value_at(props, *path)
+    except UnknownValueError:
+        return False, None
+
+
+def show(value: Any) -> str:
+    """A property value for a message; protobuf carries every number as a float, so 3.0 reads 3."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def label(kind: str, logical_name: str, props: Mapping[str, Any], name_key: str | None = None) -> str:
+    """``Namespace 'sbns-x' (logical-name)``: how violation messages name a resource."""
+    azure_name = None
+    if name_key:
+        ok, value = known_value(props, name_key)
+        azure_name = value if ok and isinstance(value, str) else None
+    return f"{kind} '{azure_name}' ({logical_name})" if azure_name else f"{kind} '{logical_name}'"
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """An ISO 8601 duration of days and time (the form Azure uses), or None if it is not one."""
+    match = _DURATION.match(text)
+    if not match or text in ("P", "PT") or text.endswith("T"):
+        return None
+    parts = {key: float(value) for key, value in match.groupdict().items() if value}
+    return timedelta(**parts)
+
+
+def references(resource: PolicyResource, key: str, target: PolicyResource, target_name_keys: Iterable[str]) -> bool:
+    """Whether ``resource.props[key]`` points at ``target``: by property dependency, else by name.
+
+    During a real preview a new resource's name or ID is unknown, but the engine still reports the
+    property dependency, so that is checked first.
+    """
+    if any(dep.urn == target.urn for dep in resource.property_dependencies.get(key, [])):
+        return True
+    ok, value = known_value(resource.props, key)
+    if not ok or not isinstance(value, str):
+        return False
+    for name_key in target_name_keys:
+        target_ok, target_value = known_value(target.props, name_key)
+        if target_ok and isinstance(target_value, str) and target_value.lower() == value.lower():
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What every rule declares: name, one-sentence description, severity, how to fix, why."""
+
+    name: str
+    description: str
+    severity: Severity
+    remediation: str
+    source: str
+    url: str
+    enforcement_level: EnforcementLevel | None = None
+
+    def tags(self) -> list[str]:
+        return [f"source:{self.source}"]
+
+
+def schema(properties: dict[str, dict[str, Any]], required: list[str] | None = None) -> PolicyConfigSchema:
+    """A policy config schema; every property should carry a ``default`` unless required."""
+    return PolicyConfigSchema(properties=properties, required=required)
+
+
+def resource_policy(
+    meta: Meta, validate: ResourceCheck, config: PolicyConfigSchema | None = None
+) -> ResourceValidationPolicy:
+    """A resource policy built from its metadata."""
+    return ResourceValidationPolicy(
+        name=meta.name,
+        description=meta.description,
+        validate=validate,
+        enforcement_level=meta.enforcement_level,
+        config_schema=config,
+        severity=meta.severity,
+        remediation_steps=meta.remediation,
+        url=meta.url,
+        tags=meta.tags(),
+    )
+
+
+def stack_policy(meta: Meta, validate: StackCheck, config: PolicyConfigSchema | None = None) -> StackValidationPolicy:
+    """A stack policy built from its metadata."""
+    return StackValidationPolicy(
+        name=meta.name,
+        description=meta.description,
+        validate=validate,
+        enforcement_level=meta.enforcement_level,
+        config_schema=config,
+        severity=meta.severity,
+        remediation_steps=meta.remediation,
+        url=meta.url,
+        tags=meta.tags(),
+    )
+
+
+ENVIRONMENT_PROPERTY: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9]{1,9}$",
+    "description": "The environment (stack) this configuration judges, e.g. dev or prod.",
+}

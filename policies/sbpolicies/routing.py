@@ -1,0 +1,116 @@
+"""Routing: every subscription filters its events; every topic has a subscription.
+
+A new subscription gets a ``$Default`` rule with a TrueFilter and so receives every message on the
+topic until that rule is replaced; adding another rule does not remove it (Microsoft "Topic
+filters and actions"; ../shared/reference/service-bus-facts.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
+
+from sbpolicies.common import Meta, is_type, known_value, label, references, stack_policy, value_at
+
+FILTERS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/topic-filters"
+_MATCH_FIELDS = (
+    "label",
+    "properties",
+    "correlationId",
+    "messageId",
+    "to",
+    "replyTo",
+    "sessionId",
+    "replyToSessionId",
+    "contentType",
+)
+_TRUE_SQL = {"1=1", "1 = 1", "true"}
+
+FILTER_REQUIRED = Meta(
+    name="servicebus-subscription-filter-required",
+    description="Every subscription replaces its catch-all $Default rule with a filter for its own events.",
+    severity=Severity.HIGH,
+    remediation=(
+        "List the event types the service consumes under `consumes:`; the component then replaces the "
+        "$Default rule (servicebus.DefaultRule) with a correlation filter on them."
+    ),
+    source="Microsoft 'Topic filters and actions' ($Default TrueFilter receives every message)",
+    url=FILTERS_DOC,
+)
+
+
+def filter_problem(props: Mapping[str, Any]) -> str | None:
+    """Why a rule's filter would still match every message, or None if it is selective."""
+    filter_type = value_at(props, "filterType")
+    if filter_type == "CorrelationFilter":
+        correlation = value_at(props, "correlationFilter") or {}
+        if not any(correlation.get(field) for field in _MATCH_FIELDS):
+            return "its correlation filter matches on nothing"
+        return None
+    if filter_type == "SqlFilter":
+        expression = str(value_at(props, "sqlFilter", "sqlExpression") or "").strip().lower()
+        if not expression or expression in _TRUE_SQL:
+            return f"its SQL filter '{expression or '(empty)'}' matches every message"
+        return None
+    return f"its filterType is {filter_type or '(not set)'}"
+
+
+def _subscription_keys() -> tuple[str, ...]:
+    return ("subscriptionName", "name")
+
+
+def _is_default_rule_for(rule: PolicyResource, subscription: PolicyResource) -> bool:
+    if is_type(rule.resource_type, "servicebus", "DefaultRule"):
+        return references(rule, "subscriptionName", subscription, _subscription_keys())
+    if is_type(rule.resource_type, "servicebus", "Rule"):
+        ok, name = known_value(rule.props, "ruleName")
+        return ok and name == "$Default" and references(rule, "subscriptionName", subscription, _subscription_keys())
+    return False
+
+
+def check_filter_required(args: StackValidationArgs, report: ReportViolation) -> None:
+    rules = [
+        r
+        for r in args.resources
+        if is_type(r.resource_type, "servicebus", "DefaultRule") or is_type(r.resource_type, "servicebus", "Rule")
+    ]
+    for subscription in (r for r in args.resources if is_type(r.resource_type, "servicebus", "Subscription")):
+        who = label("Subscription", subscription.name, subscription.props, "subscriptionName")
+        replacements = [rule for rule in rules if _is_default_rule_for(rule, subscription)]
+        if not replacements:
+            report(
+                f"{who} keeps the $Default TrueFilter and would receive every event on the topic; "
+                "required: a DefaultRule with a filter for its own event types.",
+                subscription.urn,
+            )
+            continue
+        for rule in replacements:
+            problem = filter_problem(rule.props)
+            if problem:
+                report(f"{who}: the rule replacing $Default ({rule.name}) is not selective: {problem}.", rule.urn)
+
+
+TOPIC_HAS_SUBSCRIPTION = Meta(
+    name="servicebus-topic-has-subscription",
+    description="Every topic has at least one subscription, so published events are not discarded.",
+    severity=Severity.MEDIUM,
+    remediation="Add a consuming service (a service with `consumes:`) or remove the topic.",
+    source="Microsoft 'Topics and subscriptions' (a message to a topic with no subscription is not kept)",
+    url="https://learn.microsoft.com/azure/service-bus-messaging/service-bus-queues-topics-subscriptions",
+)
+
+
+def check_topic_has_subscription(args: StackValidationArgs, report: ReportViolation) -> None:
+    subscriptions = [r for r in args.resources if is_type(r.resource_type, "servicebus", "Subscription")]
+    for topic in (r for r in args.resources if is_type(r.resource_type, "servicebus", "Topic")):
+        if not any(references(s, "topicName", topic, ("topicName", "name")) for s in subscriptions):
+            who = label("Topic", topic.name, topic.props, "topicName")
+            report(f"{who} has no subscription; required: at least one.", topic.urn)
+
+
+POLICIES = [
+    stack_policy(FILTER_REQUIRED, check_filter_required),
+    stack_policy(TOPIC_HAS_SUBSCRIPTION, check_topic_has_subscription),
+]

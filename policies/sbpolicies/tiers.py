@@ -1,0 +1,142 @@
+"""Tiers: Premium where isolation matters, no Basic under topics, valid Premium capacity.
+
+Source: Microsoft "Service Bus Premium and Standard messaging tiers" and the tier table in
+../shared/reference/service-bus-facts.md (Basic has no topics; Premium has 1, 2, 4, 8, 16 MUs).
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
+
+from sbpolicies.common import (
+    Meta,
+    is_type,
+    label,
+    references,
+    resource_policy,
+    schema,
+    show,
+    stack_policy,
+    value_at,
+)
+
+TIERS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-premium-messaging"
+# Published US list price seen in secondary sources, 2024-2025 (service-bus-facts.md): an estimate.
+PREMIUM_MONTHLY_ESTIMATE_USD = 677
+
+
+def _tier(args: ResourceValidationArgs) -> str | None:
+    tier = value_at(args.props, "sku", "name")
+    return str(tier) if tier is not None else None
+
+
+PREMIUM_REQUIRED = Meta(
+    name="servicebus-tier-premium",
+    description="Namespaces in production run on the Premium tier.",
+    severity=Severity.MEDIUM,
+    remediation="Set namespace.tier: Premium (and capacity) in the stack file.",
+    source="Microsoft Service Bus tiers: Premium gives dedicated capacity, private link, CMK, geo-DR",
+    url=TIERS_DOC,
+)
+
+
+def check_premium_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_type(args.resource_type, "servicebus", "Namespace"):
+        return
+    tier = _tier(args)
+    if tier != "Premium":
+        who = label("Namespace", args.name, args.props, "namespaceName")
+        report(f"{who} uses tier {tier or '(not set)'}; required: Premium.", None)
+
+
+PREMIUM_COST = Meta(
+    name="servicebus-premium-cost",
+    description="Premium outside production is flagged for its cost.",
+    severity=Severity.LOW,
+    remediation="Use namespace.tier: Standard outside production unless a Premium feature is needed.",
+    source="Service Bus pricing (estimate, see service-bus-facts.md)",
+    url="https://azure.microsoft.com/pricing/details/service-bus/",
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+
+def check_premium_cost(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_type(args.resource_type, "servicebus", "Namespace") or _tier(args) != "Premium":
+        return
+    units = value_at(args.props, "sku", "capacity") or 1
+    who = label("Namespace", args.name, args.props, "namespaceName")
+    report(
+        f"{who} uses Premium with {units} messaging unit(s), an estimated "
+        f"${PREMIUM_MONTHLY_ESTIMATE_USD * int(units)}/month at list price; Standard is about $10/month.",
+        None,
+    )
+
+
+PREMIUM_CAPACITY = Meta(
+    name="servicebus-premium-capacity",
+    description="Premium namespaces request a supported number of messaging units.",
+    severity=Severity.MEDIUM,
+    remediation="Set namespace.capacity to one of 1, 2, 4, 8, 16.",
+    source="Microsoft Service Bus Premium messaging units (1, 2, 4, 8, 16)",
+    url=TIERS_DOC,
+)
+
+
+def check_premium_capacity(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_type(args.resource_type, "servicebus", "Namespace") or _tier(args) != "Premium":
+        return
+    capacity = value_at(args.props, "sku", "capacity")
+    if capacity is None:
+        return  # Azure's default for Premium is 1 messaging unit, which is allowed.
+    allowed = [int(c) for c in args.get_config()["allowedCapacities"]]
+    if capacity not in allowed:
+        who = label("Namespace", args.name, args.props, "namespaceName")
+        report(f"{who} requests capacity {show(capacity)}; required: one of {allowed}.", None)
+
+
+NO_BASIC_WITH_TOPICS = Meta(
+    name="servicebus-no-basic-with-topics",
+    description="A namespace that has topics is not on the Basic tier.",
+    severity=Severity.HIGH,
+    remediation="Set namespace.tier to Standard or Premium; Basic has queues only.",
+    source="Microsoft Service Bus tiers: topics and subscriptions need Standard or Premium",
+    url=TIERS_DOC,
+)
+
+
+def check_no_basic_with_topics(args: StackValidationArgs, report: ReportViolation) -> None:
+    namespaces = [r for r in args.resources if is_type(r.resource_type, "servicebus", "Namespace")]
+    topics = [r for r in args.resources if is_type(r.resource_type, "servicebus", "Topic")]
+    for namespace in namespaces:
+        if value_at(namespace.props, "sku", "name") != "Basic":
+            continue
+        owned = [t for t in topics if references(t, "namespaceName", namespace, ("namespaceName", "name"))]
+        if owned:
+            who = label("Namespace", namespace.name, namespace.props, "namespaceName")
+            report(f"{who} is Basic but has {len(owned)} topic(s); required: Standard or Premium.", namespace.urn)
+
+
+POLICIES = [
+    resource_policy(PREMIUM_REQUIRED, check_premium_required),
+    resource_policy(PREMIUM_COST, check_premium_cost),
+    resource_policy(
+        PREMIUM_CAPACITY,
+        check_premium_capacity,
+        schema(
+            {
+                "allowedCapacities": {
+                    "type": "array",
+                    "items": {"type": "integer", "enum": [1, 2, 4, 8, 16]},
+                    "default": [1, 2, 4, 8, 16],
+                }
+            }
+        ),
+    ),
+    stack_policy(NO_BASIC_WITH_TOPICS, check_no_basic_with_topics),
+]

@@ -1,0 +1,148 @@
+"""The pack as the engine sees it: its self-description, its config files, and its README."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from preflight.analyzer import (
+    PolicyConfig,
+    PolicyConfigError,
+    PolicyPackError,
+    PolicyPackProcess,
+    load_policy_config,
+    reconcile_config,
+)
+from tests.policy_support import PACK_DIR
+from tests.support import SHIPPED_STACKS
+
+KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def test_get_analyzer_info_lists_every_rule_with_its_metadata(pack: PolicyPackProcess) -> None:
+    info = pack.info()
+    assert info.name == "ml-messaging-servicebus"
+    assert len(info.policies) >= 20
+    for policy in info.policies:
+        assert KEBAB.match(policy.name), policy.name
+        assert policy.description.endswith(".") and policy.description.count(". ") == 0, policy.description
+        assert policy.severity in {"low", "medium", "high", "critical"}, policy.name
+        assert policy.remediation, policy.name
+        assert policy.source, policy.name
+        assert policy.url.startswith("https://"), policy.name
+        assert policy.policy_type in {"resource", "stack"}
+
+
+def test_configurable_rules_publish_their_config_schema(pack: PolicyPackProcess) -> None:
+    schemas = {p.name: p.config_schema for p in pack.info().policies}
+    assert schemas["servicebus-minimum-tls"]["properties"]["minimumVersion"]["default"] == "1.2"
+    assert schemas["servicebus-subscription-max-delivery-count"]["properties"]["minimum"]["default"] == 3
+    assert schemas["servicebus-subscription-max-delivery-count"]["properties"]["maximum"]["default"] == 100
+    assert schemas["required-tags"]["properties"]["requiredTags"]["default"] == [
+        "environment",
+        "workload",
+        "owner",
+        "costCenter",
+    ]
+    assert schemas["servicebus-namespace-name"]["required"] == ["environment"]
+    assert "sbns-" in schemas["servicebus-namespace-name"]["properties"]["pattern"]["default"]
+
+
+def test_stack_policies_and_resource_policies_are_both_present(pack: PolicyPackProcess) -> None:
+    kinds = {p.name: p.policy_type for p in pack.info().policies}
+    assert kinds["servicebus-subscription-filter-required"] == "stack"
+    assert kinds["servicebus-topic-has-subscription"] == "stack"
+    assert kinds["servicebus-minimum-tls"] == "resource"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_stack_file_has_a_policy_config_with_the_same_stem(stack: str, pack: PolicyPackProcess) -> None:
+    path = PACK_DIR / "config" / f"{stack}.json"
+    config = reconcile_config(pack.info(), load_policy_config(path), str(path))
+    assert config["environment-tag-matches-stack"].properties["environment"] == stack
+    assert config["servicebus-namespace-name"].properties["environment"] == stack
+    assert set(config) == {p.name for p in pack.info().policies}
+
+
+def test_prod_blocks_what_dev_tolerates() -> None:
+    dev = load_policy_config(PACK_DIR / "config" / "dev.json")
+    prod = load_policy_config(PACK_DIR / "config" / "prod.json")
+    for policy in (
+        "servicebus-tier-premium",
+        "servicebus-local-auth-disabled",
+        "servicebus-namespace-protected",
+        "servicebus-namespace-delete-lock",
+    ):
+        assert prod[policy].enforcement_level == "mandatory"
+        assert dev[policy].enforcement_level in ("advisory", "disabled")
+
+
+def test_readme_documents_every_rule_with_its_levels(pack: PolicyPackProcess) -> None:
+    readme = (PACK_DIR / "README.md").read_text()
+    levels = {stack: load_policy_config(PACK_DIR / "config" / f"{stack}.json") for stack in ("dev", "prod")}
+    for policy in pack.info().policies:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{policy.name}` |")), None)
+        assert row is not None, f"{policy.name} missing from policies/README.md"
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[-2:] == [
+            levels["dev"][policy.name].enforcement_level,
+            levels["prod"][policy.name].enforcement_level,
+        ], row
+        assert policy.severity in cells
+
+
+def write(tmp_path: Path, content: object) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ([1, 2], "must be a JSON object"),
+        (
+            {"servicebus-minimum-tls": "strict"},
+            "'strict' is not one of advisory, mandatory, disabled, remediate",
+        ),
+        ({"servicebus-minimum-tls": 3}, "must be an enforcement level or an object"),
+    ],
+)
+def test_malformed_policy_config_files_are_rejected(tmp_path: Path, content: object, message: str) -> None:
+    with pytest.raises(PolicyConfigError, match=re.escape(message)):
+        load_policy_config(write(tmp_path, content))
+
+
+def test_config_is_validated_against_the_schemas_after_defaults(pack: PolicyPackProcess) -> None:
+    given = load_policy_config(PACK_DIR / "config" / "prod.json")
+    given["servicebus-minimum-tls"] = PolicyConfig(None, {"minimumVersion": "1.0"})
+    given["servicebus-subscription-max-delivery-count"] = PolicyConfig(None, {"minimum": "three"})
+    del given["environment-tag-matches-stack"]
+    with pytest.raises(PolicyConfigError) as caught:
+        reconcile_config(pack.info(), given, "prod.json")
+    lines = caught.value.lines
+    assert any(
+        line.startswith("prod.json: servicebus-minimum-tls.minimumVersion: '1.0' is not one of") for line in lines
+    )
+    assert any(line.startswith("prod.json: servicebus-subscription-max-delivery-count.minimum:") for line in lines)
+    assert any("environment-tag-matches-stack: 'environment' is a required property" in line for line in lines)
+
+
+def test_a_config_naming_an_unknown_policy_is_an_error(pack: PolicyPackProcess) -> None:
+    given = load_policy_config(PACK_DIR / "config" / "prod.json")
+    given["servicebus-minimum-tsl"] = PolicyConfig("mandatory")
+    with pytest.raises(PolicyConfigError, match="servicebus-minimum-tsl: no such policy"):
+        reconcile_config(pack.info(), given)
+
+
+def test_a_pack_that_cannot_start_is_reported_not_hung(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text("raise SystemExit('broken pack')\n")
+    with (
+        pytest.raises(PolicyPackError, match="failed to start"),
+        PolicyPackProcess(tmp_path, "p", "s", start_timeout=30),
+    ):
+        pass

@@ -1,0 +1,69 @@
+"""The program's own stacks, run under mocks and judged by the pack with their config files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
+from preflight.mockrun import ProgramRun
+from tests.policy_support import PACK_DIR
+from tests.support import SHIPPED_STACKS, run_stack
+
+
+def verdict(pack: PolicyPackProcess, run: ProgramRun) -> PolicyReport:
+    return evaluate_program(pack, run, PACK_DIR / "config" / f"{run.stack}.json")
+
+
+def blocked_by(report: PolicyReport) -> set[str]:
+    return {d.policy_name for d in report.mandatory}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_shipped_stacks_have_no_mandatory_violation(stack: str, pack: PolicyPackProcess) -> None:
+    report = verdict(pack, run_stack(stack))
+    assert report.mandatory == []
+    assert {d.policy_name for d in report.advisory} <= {
+        "servicebus-public-network-access",
+        "servicebus-customer-managed-key",
+        "servicebus-local-auth-disabled",
+    }
+
+
+def prod_namespace(**changes: Any) -> dict[str, Any]:
+    return {"tier": "Premium", "capacity": 1, "minimumTlsVersion": "1.2", "protected": True, **changes}
+
+
+def test_prod_on_standard_is_blocked(pack: PolicyPackProcess) -> None:
+    run = run_stack("prod", namespace={"tier": "Standard", "protected": True})
+    assert blocked_by(verdict(pack, run)) == {"servicebus-tier-premium"}
+
+
+def test_prod_with_tls_1_0_is_blocked(pack: PolicyPackProcess) -> None:
+    run = run_stack("prod", namespace=prod_namespace(minimumTlsVersion="1.0"))
+    assert blocked_by(verdict(pack, run)) == {"servicebus-minimum-tls"}
+
+
+def test_prod_with_a_subscription_missing_its_filter_is_blocked(pack: PolicyPackProcess) -> None:
+    run = run_stack("prod")
+    without = tuple(r for r in run.resources if r.name != "ml-pipeline-inference-default-rule")
+    assert len(without) == len(run.resources) - 1
+    report = verdict(pack, ProgramRun(run.project, run.stack, without, run.outputs, run.secret_outputs))
+    assert blocked_by(report) == {"servicebus-subscription-filter-required"}
+    (diagnostic,) = report.mandatory
+    assert "sbts-inference" in diagnostic.message
+
+
+def test_prod_without_protection_is_blocked_twice(pack: PolicyPackProcess) -> None:
+    run = run_stack("prod", namespace=prod_namespace(protected=False))
+    assert blocked_by(verdict(pack, run)) == {
+        "servicebus-namespace-protected",
+        "servicebus-namespace-delete-lock",
+    }
+
+
+def test_the_dev_config_on_the_prod_stack_is_caught(pack: PolicyPackProcess) -> None:
+    report = evaluate_program(pack, run_stack("prod"), PACK_DIR / "config" / "dev.json")
+    assert "environment-tag-matches-stack" in blocked_by(report)
+    assert "servicebus-namespace-name" in blocked_by(report)
