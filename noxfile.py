@@ -40,3 +40,10 @@ def preflight(session: nox.Session) -> None:
     """Offline preview of every stack (or the stacks given after ``--``)."""
     session.install(*DEV_REQUIREMENTS)
     session.run("python", "-m", "preflight", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark preflight (floor, dev, prod, 10-500 services); prints figures. Not run by default."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("python", "-m", "preflight.bench", *session.posargs)

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -279,6 +279,11 @@ class PolicyPackProcess:
 
     def start(self) -> None:
         """Spawn the pack as the engine does and connect to the port it prints."""
+        self.spawn()
+        self.connect()
+
+    def spawn(self) -> None:
+        """Start the pack process; ``connect`` later, so other work can overlap its start-up."""
         env = {
             **os.environ,
             "PULUMI_PROJECT": self.project,
@@ -294,6 +299,13 @@ class PolicyPackProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+
+    def connect(self) -> None:
+        """Read the port the pack prints and open the gRPC channel to it (once)."""
+        if self._stub is not None:
+            return
+        if self._process is None:
+            self.spawn()
         port = self._read_port()
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         try:
@@ -388,7 +400,8 @@ class PolicyPackProcess:
             options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent or ""),
             provider=_provider(resource),
         )
-        return _diagnostics(self.stub.Analyze(request))
+        # Like the engine, attribute a resource policy's diagnostics to the resource analyzed.
+        return [d if d.urn else replace(d, urn=resource.urn) for d in _diagnostics(self.stub.Analyze(request))]
 
     def analyze_stack(self, resources: Sequence[AnalyzedResource]) -> list[Diagnostic]:
         """``AnalyzeStack`` once with every resource, parents and dependencies included."""

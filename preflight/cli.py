@@ -1,61 +1,122 @@
-"""Offline preview of every stack: validate settings, run the program under mocks, print the plan."""
+"""Offline, policy-checked preview of every stack: ``python -m preflight [stack ...] [options]``.
+
+For each stack: read Pulumi.yaml and stacks/Pulumi.<stack>.yaml as the CLI does and validate them;
+run the real program under Pulumi's mock runtime; run the CrossGuard pack the way the engine does
+with policies/config/<stack>.json; report. Exit codes: 0 no mandatory violation, 1 at least one,
+2 broken input (one line naming the file and key; --debug adds the traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from preflight.mockrun import ProgramError, ProgramRun, run_program
+from preflight.analyzer import PolicyPackError, PolicyPackProcess
+from preflight.mockrun import ProgramError
+from preflight.pricing import Rates
+from preflight.reports import ReportContext, renderers
+from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack
 from settings.errors import SettingsError
-from settings.stack_file import load_stack_file
 
 REPO = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+FORMATS = ("text", "json", "markdown", "sarif")
 
 
-def discover_stacks(stacks_dir: Path) -> list[str]:
-    """Stack names from ``stacks/Pulumi.<stack>.yaml``, sorted."""
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
+class UsageError(Exception):
+    """Options that do not fit together."""
 
 
-def preview_stack(repo: Path, stack: str) -> ProgramRun:
-    """Validate one stack file and run the program for it under the mock runtime."""
-    config, _ = load_stack_file(repo / "stacks" / f"Pulumi.{stack}.yaml", repo / "Pulumi.yaml")
-    return run_program(repo, config.project, stack, config.for_engine(), sorted(config.secret_keys))
-
-
-def render_plan(run: ProgramRun) -> str:
-    """A preview-like tree of what the stack would create."""
-    children: dict[str | None, list[str]] = {}
-    by_urn = {r.urn: r for r in run.resources}
-    for resource in run.resources:
-        children.setdefault(resource.parent, []).append(resource.urn)
-    lines = [f"+ pulumi:pulumi:Stack {run.project}-{run.stack}"]
-
-    def walk(parent: str, depth: int) -> None:
-        for urn in sorted(children.get(parent, []), key=lambda u: (by_urn[u].type, by_urn[u].name)):
-            resource = by_urn[urn]
-            lines.append(f"{'    ' * depth}+ {resource.type} {resource.name}{' [protect]' if resource.protect else ''}")
-            walk(urn, depth + 1)
-
-    walk(run.stack_urn, 1)
-    lines.append(f"Resources: + {len(run.resources) + 1} to create")
-    return "\n".join(lines)
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(prog="preflight", description=__doc__.split("\n\n")[0])
+    cli.add_argument("stacks", nargs="*", help="stack names (default: every stacks/Pulumi.<stack>.yaml)")
+    cli.add_argument("--format", action="append", choices=FORMATS, default=[], help="report format; repeatable")
+    cli.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="where the matching --format goes (paired in order); a format without one goes to stdout",
+    )
+    cli.add_argument("--standard-hourly-usd", type=float, default=Rates.standard_base_hourly, help="Standard base rate")
+    cli.add_argument(
+        "--premium-hourly-usd", type=float, default=Rates.premium_per_unit_hourly, help="Premium rate per MU"
+    )
+    cli.add_argument("--root", type=Path, default=REPO, help=argparse.SUPPRESS)
+    cli.add_argument("--debug", action="store_true", help="show tracebacks")
+    return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="preflight", description=__doc__)
-    parser.add_argument("stacks", nargs="*", help="stack names (default: every stacks/Pulumi.<stack>.yaml)")
-    args = parser.parse_args(argv)
-    stacks = args.stacks or discover_stacks(REPO / "stacks")
-    for stack in stacks:
+    args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (SettingsError, PolicyPackError, ProgramError, UsageError) as error:
+        if args.debug:
+            traceback.print_exc()
+        print(str(error), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"preflight: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    targets = _targets(args.format, args.output)
+    layout = Layout(args.root.resolve())
+    stacks = load_stacks(layout, args.stacks or layout.discover_stacks())
+    if not stacks:
+        raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
+    results = [_preflight(layout, stack) for stack in stacks]
+    context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
+    available = renderers()
+    for format_, output in targets:
+        text = available[format_](results, context)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomically(output, text)
+    return EXIT_OK if all(result.passed for result in results) else EXIT_VIOLATIONS
+
+
+def _preflight(layout: Layout, stack: LoadedStack) -> StackResult:
+    pack = PolicyPackProcess(layout.pack_dir, stack.config.project, stack.name)
+    pack.spawn()  # the pack starts up while the program runs
+    try:
         try:
-            run = preview_stack(REPO, stack)
-        except (SettingsError, ProgramError) as error:
-            print(error, file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(f"Previewing stack {stack} (offline, mock runtime)\n{render_plan(run)}\n")
-    return EXIT_OK
+            return preflight_stack(layout, stack, pack)
+        except ProgramError as error:
+            raise ProgramError(f"{stack.stack_file}: the program failed: {error}") from error
+    finally:
+        pack.close()
+
+
+def _targets(formats: list[str], outputs: list[str]) -> list[tuple[str, Path | None]]:
+    if len(outputs) > len(formats):
+        raise UsageError("preflight: every --output needs a --format before it")
+    pairs: list[tuple[str, Path | None]] = [
+        (format_, Path(outputs[i]) if i < len(outputs) else None) for i, format_ in enumerate(formats)
+    ]
+    to_stdout = [f for f, out in pairs if out is None]
+    if len(to_stdout) > 1:
+        raise UsageError(f"preflight: only one format can go to stdout; give --output for {', '.join(to_stdout[1:])}")
+    if not to_stdout:
+        pairs.insert(0, ("text", None))  # people still see the text report
+    return pairs
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    Path(temporary).replace(path)

@@ -1,0 +1,138 @@
+"""Point a policy diagnostic at the stack file line that sets the offending value.
+
+Each policy maps to the config key that controls what it checks; the resource the diagnostic names
+tells which service entry, when the key belongs to one. The line comes from the YAML node marks.
+When the exact key is not in the file (a default applies), the nearest enclosing key is used, and
+failing that the file's first line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from preflight.analyzer import Diagnostic
+from preflight.mockrun import ProgramRun, RecordedResource
+from settings.model import StackSettings
+
+KeyPath = list[str | int]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a stack file."""
+
+    file: str
+    line: int
+    key: str | None
+
+
+def _service_index(settings: StackSettings, resource: RecordedResource | None) -> int | None:
+    if resource is None:
+        return None
+    subscription = resource.inputs.get("subscriptionName")
+    principal = resource.inputs.get("principalId")
+    for index, service in enumerate(settings.services):
+        if subscription == settings.names.subscription(service.name):
+            return index
+        if principal is not None and principal == str(service.principal_id):
+            return index
+        if resource.name.startswith(f"ml-pipeline-{service.name}-"):
+            return index
+    return None
+
+
+def _in_service(*tail: str) -> Callable[[StackSettings, RecordedResource | None], KeyPath | None]:
+    def path(settings: StackSettings, resource: RecordedResource | None) -> KeyPath | None:
+        index = _service_index(settings, resource)
+        return None if index is None else ["services", index, *tail]
+
+    return path
+
+
+def _fixed(*keys: str) -> Callable[[StackSettings, RecordedResource | None], KeyPath | None]:
+    return lambda settings, resource: list(keys)
+
+
+_POLICY_KEYS: dict[str, Callable[[StackSettings, RecordedResource | None], KeyPath | None]] = {
+    "servicebus-namespace-name": _fixed("workload"),
+    "servicebus-entity-names": _in_service("name"),
+    "servicebus-tier-premium": _fixed("namespace", "tier"),
+    "servicebus-premium-cost": _fixed("namespace", "tier"),
+    "servicebus-premium-capacity": _fixed("namespace", "capacity"),
+    "servicebus-no-basic-with-topics": _fixed("namespace", "tier"),
+    "servicebus-minimum-tls": _fixed("namespace", "minimumTlsVersion"),
+    "servicebus-local-auth-disabled": _fixed("namespace", "localAuthEnabled"),
+    "servicebus-public-network-access": _fixed("namespace", "publicNetworkAccess"),
+    "servicebus-customer-managed-key": _fixed("namespace"),
+    "servicebus-rbac-least-privilege": _in_service("principalId"),
+    "servicebus-subscription-dead-lettering": _in_service("delivery", "deadLetteringOnMessageExpiration"),
+    "servicebus-subscription-max-delivery-count": _in_service("delivery", "maxDeliveryCount"),
+    "servicebus-subscription-lock-duration": _in_service("delivery", "lockDuration"),
+    "servicebus-subscription-filter-required": _in_service("consumes"),
+    "servicebus-topic-has-subscription": _fixed("services"),
+    "required-tags": _fixed("tags"),
+    "environment-tag-matches-stack": _fixed("environment"),
+    "servicebus-namespace-protected": _fixed("namespace", "protected"),
+    "servicebus-namespace-delete-lock": _fixed("namespace", "protected"),
+}
+
+
+def locate(
+    diagnostic: Diagnostic, run: ProgramRun, settings: StackSettings, stack_file: Path, shown_as: str
+) -> Location:
+    """The stack file line behind a diagnostic."""
+    resource = next((r for r in run.resources if r.urn == diagnostic.urn), None)
+    choose = _POLICY_KEYS.get(diagnostic.policy_name)
+    path = choose(settings, resource) if choose else None
+    if path is None:
+        return Location(shown_as, 1, None)
+    line, found = _line_of(stack_file, run.project, path)
+    return Location(shown_as, line, f"{run.project}:{_dotted(found)}" if found else None)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _line_of(stack_file: Path, project: str, path: KeyPath) -> tuple[int, KeyPath]:
+    """1-based line of the deepest key of ``path`` present in the file, and that key's path."""
+    root = yaml.compose(stack_file.read_text(encoding="utf-8"))
+    config = _child(root, "config")
+    if config is None:
+        return 1, []
+    first, *rest = path
+    node = _child(config, f"{project}:{first}") or _child(config, str(first))
+    if node is None:
+        return 1, []
+    line, found = _key_line(config, f"{project}:{first}", str(first)), [first]
+    for part in rest:
+        child = _child(node, part)
+        if child is None:
+            break
+        line = _key_line(node, part) if isinstance(part, str) else child.start_mark.line + 1
+        found.append(part)
+        node = child
+    return line, found
+
+
+def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(key, str):
+        return next((value for k, value in node.value if k.value == key), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        item: yaml.Node = node.value[key]
+        return item
+    return None
+
+
+def _key_line(mapping: yaml.Node, *keys: str | int) -> int:
+    for key_node, _ in mapping.value:
+        if key_node.value in keys:
+            return int(key_node.start_mark.line) + 1
+    return int(mapping.start_mark.line) + 1

@@ -1,0 +1,91 @@
+"""The machine-readable report. Its shape is preflight/report.schema.json (documented in docs/preflight.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from preflight.analyzer import Diagnostic
+from preflight.plan import to_create
+from preflight.pricing import estimate
+from preflight.reports import ReportContext
+from preflight.reports.common import location_of
+from preflight.runner import StackResult
+
+SCHEMA_VERSION = 1
+SECRET = "[secret]"
+
+
+def render(results: Sequence[StackResult], context: ReportContext) -> str:
+    """The JSON report as text."""
+    return json.dumps(document(results, context), indent=2, sort_keys=False, default=str) + "\n"
+
+
+def document(results: Sequence[StackResult], context: ReportContext) -> dict[str, Any]:
+    """The JSON report as data."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "verdict": "pass" if all(r.passed for r in results) else "fail",
+        "stacks": [_stack(result, context) for result in results],
+    }
+
+
+def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
+    run, report = result.run, result.policies
+    cost = estimate(result.stack.settings.namespace, context.rates)
+    return {
+        "stack": result.stack.name,
+        "project": run.project,
+        "stackFile": result.stack.stack_file,
+        "policyConfig": context.layout.relative(result.stack.policy_config),
+        "verdict": "pass" if result.passed else "fail",
+        "summary": {
+            "create": to_create(run),
+            "mandatory": len(report.mandatory),
+            "advisory": len(report.advisory),
+        },
+        "policyPack": {"name": report.pack.name, "version": report.pack.version, "policies": len(report.pack.policies)},
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "protect": r.protect,
+                "dependencies": list(r.dependencies),
+                "propertyDependencies": {k: list(v) for k, v in r.property_dependencies.items()},
+                "inputs": r.inputs,
+            }
+            for r in run.resources
+        ],
+        "diagnostics": [_diagnostic(result, d, context) for d in report.diagnostics],
+        "outputs": {k: SECRET if k in run.secret_outputs else v for k, v in run.outputs.items()},
+        "estimate": {
+            "label": "estimate",
+            "tier": cost.tier,
+            "messagingUnits": cost.units,
+            "monthlyUsd": cost.monthly_usd,
+            "basis": cost.basis,
+            "source": cost.source,
+            "asOf": cost.as_of,
+        },
+    }
+
+
+def _diagnostic(result: StackResult, diagnostic: Diagnostic, context: ReportContext) -> dict[str, Any]:
+    policy = result.policies.pack.policy(diagnostic.policy_name)
+    where = location_of(result, diagnostic, context.layout)
+    return {
+        "policy": diagnostic.policy_name,
+        "enforcementLevel": diagnostic.enforcement_level,
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "description": diagnostic.description,
+        "urn": diagnostic.urn or None,
+        "remediation": policy.remediation,
+        "source": policy.source,
+        "url": policy.url,
+        "location": {"file": where.file, "line": where.line, "key": where.key},
+    }

@@ -1,0 +1,187 @@
+"""Markdown for a pull-request comment or job summary: verdict first, then what and why.
+
+GitHub rejects comments over 65,536 characters. The report fits by trimming, in this order, the
+collapsed full plan, then the routing diagrams, then the resource tables; never a verdict or a
+violation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from preflight.analyzer import Diagnostic
+from preflight.plan import count_by_type, plan_rows, to_create
+from preflight.pricing import estimate
+from preflight.reports import ReportContext
+from preflight.reports.common import location_of, resource_name, verdict_word
+from preflight.routing import routing
+from preflight.runner import StackResult
+
+GITHUB_COMMENT_LIMIT = 65_536
+MARKER = "<!-- ml-messaging-preflight -->"
+_SAFETY = 512  # room for the trimming notes themselves
+
+
+def render(results: Sequence[StackResult], context: ReportContext, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The report, at most ``limit`` characters."""
+    for plan_budget, diagrams, tables in ((None, True, True), (-1, True, True), (-1, False, True), (-1, False, False)):
+        if plan_budget == -1:
+            fixed = _document(results, context, plan_lines=0, diagrams=diagrams, tables=tables)
+            room = max(0, limit - len(fixed) - _SAFETY)
+            text = _document(
+                results, context, plan_chars=room // max(1, len(results)), diagrams=diagrams, tables=tables
+            )
+        else:
+            text = _document(results, context, diagrams=diagrams, tables=tables)
+        if len(text) <= limit:
+            return text
+    return text  # only verdicts and violations are left; they are never cut
+
+
+def _document(
+    results: Sequence[StackResult],
+    context: ReportContext,
+    *,
+    plan_lines: int | None = None,
+    plan_chars: int | None = None,
+    diagrams: bool = True,
+    tables: bool = True,
+) -> str:
+    failed = [r.stack.name for r in results if not r.passed]
+    head = (
+        f"{MARKER}\n# Preflight: {_headline(failed)}\n\n"
+        "Offline, policy-checked preview: the program ran under Pulumi's mock runtime and the CrossGuard pack "
+        "judged it over the Analyzer protocol. A real `pulumi preview` also validates against Azure and diffs "
+        "real state.\n"
+    )
+    sections = [
+        _stack(result, context, plan_lines=plan_lines, plan_chars=plan_chars, diagrams=diagrams, tables=tables)
+        for result in results
+    ]
+    return "\n".join([head, *sections])
+
+
+def _headline(failed: Sequence[str]) -> str:
+    return f"❌ blocked by policy in {', '.join(failed)}" if failed else "✅ all stacks pass"
+
+
+def _stack(
+    result: StackResult,
+    context: ReportContext,
+    *,
+    plan_lines: int | None,
+    plan_chars: int | None,
+    diagrams: bool,
+    tables: bool,
+) -> str:
+    report = result.policies
+    icon = "✅" if result.passed else "❌"
+    cost = estimate(result.stack.settings.namespace, context.rates)
+    parts = [
+        f"## {icon} `{result.stack.name}`: {verdict_word(result)}",
+        "",
+        f"**{len(report.mandatory)} mandatory** and {len(report.advisory)} advisory policy result(s); "
+        f"{to_create(result.run)} resources to create; tier {cost.tier}, "
+        f"estimated **${cost.monthly_usd:,.2f}/month** at list price.",
+        "",
+    ]
+    parts += _diagnostics("Mandatory", report.mandatory, result, context)
+    parts += _diagnostics("Advisory", report.advisory, result, context)
+    if not tables:
+        parts += ["_Resource table omitted to fit GitHub's comment limit._", ""]
+    else:
+        parts += ["<details><summary>Resources by type</summary>", "", "| type | count |", "|---|---:|"]
+        parts += [f"| `{type_}` | {count} |" for type_, count in count_by_type(result.run).items()]
+        parts += ["", "</details>", ""]
+    if diagrams:
+        parts += ["### Routing", "", "```mermaid", _mermaid(result), "```", ""]
+    else:
+        parts += ["_Routing diagram omitted to fit GitHub's comment limit; see the JSON report._", ""]
+    parts += [
+        f"<sub>Cost: **estimate**, {cost.basis}. Rates: {cost.source} (as of {cost.as_of}); "
+        "override with `--standard-hourly-usd` / `--premium-hourly-usd`.</sub>",
+        "",
+    ]
+    if plan_lines != 0:
+        parts += _plan(result, plan_chars)
+    return "\n".join(parts)
+
+
+def _diagnostics(
+    title: str, diagnostics: Sequence[Diagnostic], result: StackResult, context: ReportContext
+) -> list[str]:
+    if not diagnostics:
+        return []
+    lines = [
+        f"### {title} ({len(diagnostics)})",
+        "",
+        "| policy | resource | finding | fix | where |",
+        "|---|---|---|---|---|",
+    ]
+    for diagnostic in diagnostics:
+        policy = result.policies.pack.policy(diagnostic.policy_name)
+        where = location_of(result, diagnostic, context.layout)
+        fix = f"{policy.remediation} ([why]({policy.url}))" if policy.url else policy.remediation
+        lines.append(
+            f"| `{diagnostic.policy_name}` | `{resource_name(result, diagnostic)}` | {_cell(diagnostic.message)} | "
+            f"{_cell(fix)} | `{where.file}:{where.line}` |"
+        )
+    return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _plan(result: StackResult, max_chars: int | None) -> list[str]:
+    rows = [
+        f"+ {row.prefix}{row.type} {row.name}{' [protect]' if row.protect else ''}" for row in plan_rows(result.run)
+    ]
+    kept: list[str] = []
+    used = 0
+    for row in rows:
+        if max_chars is not None and used + len(row) + 1 > max_chars:
+            break
+        kept.append(row)
+        used += len(row) + 1
+    note = (
+        []
+        if len(kept) == len(rows)
+        else [
+            f"… {len(rows) - len(kept)} more resources: plan trimmed to fit GitHub's comment limit; "
+            "see the JSON report."
+        ]
+    )
+    return [
+        f"<details><summary>Full plan ({len(rows)} resources)</summary>",
+        "",
+        "```",
+        *kept,
+        *note,
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def _node(kind: str, name: str) -> str:
+    return f"{kind}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+
+
+def _mermaid(result: StackResult) -> str:
+    routes = routing(result.stack.settings, result.run)
+    topic = _node("topic", routes.topic)
+    lines = ["flowchart LR", f'  {topic}[("{routes.topic}")]']
+    if routes.external:
+        lines.append('  external(["outside the pipeline"])')
+        lines.append(f'  external -->|"{", ".join(routes.external)}"| {topic}')
+    for service, events in routes.publishers.items():
+        lines.append(f'  {_node("svc", service)}["{service}"] -->|"{", ".join(events)}"| {topic}')
+    for route in routes.routes:
+        subscription = _node("sub", route.subscription)
+        label = ", ".join(route.event_types) or "no filter"
+        lines.append(f'  {topic} -->|"{label}"| {subscription}[/"{route.subscription}"/]')
+        lines.append(f'  {subscription} --> {_node("svc", route.consumer)}["{route.consumer}"]')
+    return "\n".join(lines)

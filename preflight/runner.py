@@ -1,0 +1,127 @@
+"""Preflight one or more stacks: validate config, run the program under mocks, judge it with the pack.
+
+All stacks are validated before anything runs, so broken input stops the whole run with exit code 2
+before any report is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
+from preflight.mockrun import ProgramRun, run_program
+from settings.errors import SettingsError
+from settings.model import StackSettings
+from settings.stack_file import StackConfig, load_stack_file
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a repository keeps its project, stacks and policy pack."""
+
+    root: Path
+
+    @property
+    def project_file(self) -> Path:
+        return self.root / "Pulumi.yaml"
+
+    @property
+    def stacks_dir(self) -> Path:
+        return self.root / "stacks"
+
+    @property
+    def pack_dir(self) -> Path:
+        return self.root / "policies"
+
+    def stack_file(self, stack: str) -> Path:
+        return self.stacks_dir / f"Pulumi.{stack}.yaml"
+
+    def policy_config(self, stack: str) -> Path:
+        return self.pack_dir / "config" / f"{stack}.json"
+
+    def relative(self, path: Path) -> str:
+        """A path as shown to people: relative to the repository when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def discover_stacks(self) -> list[str]:
+        """Stack names from ``stacks/Pulumi.<stack>.yaml``, sorted."""
+        return sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in self.stacks_dir.glob("Pulumi.*.yaml")
+        )
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A stack whose config is valid, ready to run."""
+
+    name: str
+    config: StackConfig
+    settings: StackSettings
+    stack_file: str
+    policy_config: Path
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """What preflight found for one stack."""
+
+    stack: LoadedStack
+    run: ProgramRun
+    policies: PolicyReport
+
+    @property
+    def passed(self) -> bool:
+        """No mandatory violation."""
+        return not self.policies.mandatory
+
+
+def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
+    """Validate every named stack (file, YAML, schema, policy config present); one error line each."""
+    known = layout.discover_stacks()
+    loaded: list[LoadedStack] = []
+    errors: list[str] = []
+    for name in names:
+        path = layout.stack_file(name)
+        if not path.is_file():
+            errors.append(f"{layout.relative(path)}: file not found; stacks here: {', '.join(known) or '(none)'}")
+            continue
+        try:
+            config, settings = load_stack_file(path, layout.project_file)
+        except SettingsError as error:
+            errors.extend(line.replace(str(path), layout.relative(path)) for line in error.lines)
+            continue
+        policy_config = layout.policy_config(name)
+        if not policy_config.is_file():
+            errors.append(
+                f"{layout.relative(policy_config)}: file not found; "
+                "every stack file needs a policy config with the same stem"
+            )
+            continue
+        if settings.environment != name:
+            errors.append(
+                f"{layout.relative(path)}: {config.project}:environment: '{settings.environment}' "
+                f"must equal the stack name '{name}'"
+            )
+            continue
+        loaded.append(LoadedStack(name, config, settings, layout.relative(path), policy_config))
+    if errors:
+        raise SettingsError(errors)
+    return loaded
+
+
+def preflight_stack(layout: Layout, stack: LoadedStack, pack: PolicyPackProcess) -> StackResult:
+    """Run the program for one stack under mocks and judge it with its policy config."""
+    config = stack.config
+    run = run_program(layout.root, config.project, stack.name, _engine_config(config), sorted(config.secret_keys))
+    pack.connect()
+    return StackResult(stack, run, evaluate_program(pack, run, stack.policy_config))
+
+
+def _engine_config(config: StackConfig) -> dict[str, str]:
+    # secure: values cannot be decrypted offline; the program sees them as secrets of unknown value.
+    return {**config.for_engine(), **{key: "[secret]" for key in config.secret_keys}}

