@@ -20,10 +20,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check."""
+    """Every pre-commit hook on every file: ruff, mypy, YAML, workflow schema, zizmor, secrets, preflight."""
     session.install(*DEV_REQUIREMENTS)
-    session.run("ruff", "check", ".", *session.posargs)
-    session.run("ruff", "format", "--check", ".")
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", *session.posargs)
 
 
 @nox.session
@@ -47,3 +46,10 @@ def bench(session: nox.Session) -> None:
     """Benchmark preflight (floor, dev, prod, 10-500 services); prints figures. Not run by default."""
     session.install(*DEV_REQUIREMENTS)
     session.run("python", "-m", "preflight.bench", *session.posargs)
+
+
+@nox.session
+def hooks(session: nox.Session) -> None:
+    """Install the pre-commit git hook into this clone (runs the same hooks as ``lint`` on each commit)."""
+    session.install(*DEV_REQUIREMENTS)
+    session.run("pre-commit", "install", *session.posargs)
