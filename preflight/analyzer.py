@@ -129,6 +129,7 @@ class AnalyzedResource:
     parent: str | None = None
     dependencies: Sequence[str] = ()
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    provider: str = ""
 
     @classmethod
     def from_recorded(cls, resource: RecordedResource) -> AnalyzedResource:
@@ -142,6 +143,7 @@ class AnalyzedResource:
             parent=resource.parent,
             dependencies=resource.dependencies,
             property_dependencies=resource.property_dependencies,
+            provider=resource.provider,
         )
 
 
@@ -392,14 +394,7 @@ class PolicyPackProcess:
 
     def analyze(self, resource: AnalyzedResource) -> list[Diagnostic]:
         """``Analyze`` one resource."""
-        request = analyzer_pb2.AnalyzeRequest(
-            type=resource.type,
-            properties=_struct(resource.properties),
-            urn=resource.urn,
-            name=resource.name,
-            options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent or ""),
-            provider=_provider(resource),
-        )
+        request = analyzer_pb2.AnalyzeRequest(**_request_fields(resource))
         # Like the engine, attribute a resource policy's diagnostics to the resource analyzed.
         return [d if d.urn else replace(d, urn=resource.urn) for d in _diagnostics(self.stub.Analyze(request))]
 
@@ -408,12 +403,7 @@ class PolicyPackProcess:
         request = analyzer_pb2.AnalyzeStackRequest()
         for resource in resources:
             item = request.resources.add(
-                type=resource.type,
-                properties=_struct(resource.properties),
-                urn=resource.urn,
-                name=resource.name,
-                options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent or ""),
-                provider=_provider(resource),
+                **_request_fields(resource),
                 parent=resource.parent or "",
                 dependencies=list(resource.dependencies),
             )
@@ -446,6 +436,18 @@ def evaluate_program(pack: PolicyPackProcess, run: ProgramRun, config_file: Path
     return pack.evaluate(resources, load_policy_config(config_file), str(config_file))
 
 
+def _request_fields(resource: AnalyzedResource) -> dict[str, Any]:
+    """What ``AnalyzeRequest`` and ``AnalyzerResource`` share."""
+    return {
+        "type": resource.type,
+        "properties": _struct(resource.properties),
+        "urn": resource.urn,
+        "name": resource.name,
+        "options": analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent or ""),
+        "provider": _provider(resource),
+    }
+
+
 def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(json.loads(json.dumps(dict(values), default=str)))
@@ -454,10 +456,9 @@ def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def _provider(resource: AnalyzedResource) -> analyzer_pb2.AnalyzerProviderResource:
     package = resource.type.split(":", 1)[0]
+    urn = resource.provider or resource.urn.rsplit("::", 2)[0] + f"::pulumi:providers:{package}::default"
     return analyzer_pb2.AnalyzerProviderResource(
-        type=f"pulumi:providers:{package}",
-        name="default",
-        urn=resource.urn.rsplit("::", 2)[0] + f"::pulumi:providers:{package}::default",
+        type=f"pulumi:providers:{package}", name=urn.rsplit("::", 1)[-1], urn=urn
     )
 
 

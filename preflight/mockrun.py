@@ -200,7 +200,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 outputs=dict(registration.state),
                 id=registration.id or None,
                 protect=bool(request.protect),
-                provider=request.provider,
+                provider=request.provider or _default_provider(response.urn, request),
                 dependencies=tuple(request.dependencies),
                 property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
                 options={
@@ -213,6 +213,15 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         )
         return response
+
+
+def _default_provider(urn: str, request: Any) -> str:
+    """The default provider reference the engine would use: ``...::pulumi:providers:<pkg>::default_<ver>``."""
+    if not request.custom:
+        return ""
+    package = request.type.split(":", 1)[0]
+    suffix = f"_{request.version.replace('.', '_')}" if request.version else ""
+    return f"{urn.split('::', 2)[0]}::{urn.split('::')[1]}::pulumi:providers:{package}::default{suffix}"
 
 
 def run_program(

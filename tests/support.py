@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from preflight.mockrun import ProgramRun, RecordedResource, run_program
+from preflight.runner import Layout
 from settings.stack_file import StackConfig, read_stack_config
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILE = REPO / "Pulumi.yaml"
 STACKS_DIR = REPO / "stacks"
-SHIPPED_STACKS = tuple(
-    sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
-)
+SHIPPED_STACKS = tuple(Layout(REPO).discover_stacks())
 
 
 def stack_config(stack: str) -> StackConfig:

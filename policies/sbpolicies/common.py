@@ -139,36 +139,29 @@ def schema(properties: dict[str, dict[str, Any]], required: list[str] | None = N
     return PolicyConfigSchema(properties=properties, required=required)
 
 
+def _policy_fields(meta: Meta, config: PolicyConfigSchema | None) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "description": meta.description,
+        "enforcement_level": meta.enforcement_level,
+        "config_schema": config,
+        "severity": meta.severity,
+        "remediation_steps": meta.remediation,
+        "url": meta.url,
+        "tags": meta.tags(),
+    }
+
+
 def resource_policy(
     meta: Meta, validate: ResourceCheck, config: PolicyConfigSchema | None = None
 ) -> ResourceValidationPolicy:
     """A resource policy built from its metadata."""
-    return ResourceValidationPolicy(
-        name=meta.name,
-        description=meta.description,
-        validate=validate,
-        enforcement_level=meta.enforcement_level,
-        config_schema=config,
-        severity=meta.severity,
-        remediation_steps=meta.remediation,
-        url=meta.url,
-        tags=meta.tags(),
-    )
+    return ResourceValidationPolicy(validate=validate, **_policy_fields(meta, config))
 
 
 def stack_policy(meta: Meta, validate: StackCheck, config: PolicyConfigSchema | None = None) -> StackValidationPolicy:
     """A stack policy built from its metadata."""
-    return StackValidationPolicy(
-        name=meta.name,
-        description=meta.description,
-        validate=validate,
-        enforcement_level=meta.enforcement_level,
-        config_schema=config,
-        severity=meta.severity,
-        remediation_steps=meta.remediation,
-        url=meta.url,
-        tags=meta.tags(),
-    )
+    return StackValidationPolicy(validate=validate, **_policy_fields(meta, config))
 
 
 ENVIRONMENT_PROPERTY: dict[str, Any] = {

@@ -56,6 +56,8 @@ def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
                 "protect": r.protect,
                 "dependencies": list(r.dependencies),
                 "propertyDependencies": {k: list(v) for k, v in r.property_dependencies.items()},
+                "provider": r.provider or None,
+                "options": r.options,
                 "inputs": r.inputs,
             }
             for r in run.resources
