@@ -33,14 +33,16 @@ class Location:
 def _service_index(settings: StackSettings, resource: RecordedResource | None) -> int | None:
     if resource is None:
         return None
+    # Each resource that belongs to one service carries that service's Azure name or identity.
     subscription = resource.inputs.get("subscriptionName")
     principal = resource.inputs.get("principalId")
+    sas_rule = resource.inputs.get("authorizationRuleName")
     for index, service in enumerate(settings.services):
         if subscription == settings.names.subscription(service.name):
             return index
         if principal is not None and principal == str(service.principal_id):
             return index
-        if resource.name.startswith(f"ml-pipeline-{service.name}-"):
+        if sas_rule == settings.names.sas_rule(service.name):
             return index
     return None
 

@@ -1,0 +1,27 @@
+"""Diagnostics point at the stack-file line of the service they are about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from preflight.analyzer import Diagnostic
+from preflight.locate import locate
+from preflight.mockrun import run_program
+from settings.stack_file import load_stack_file
+from tests.support import PROJECT_FILE, REPO, STACKS_DIR
+
+
+def test_a_sas_rule_diagnostic_points_at_its_own_service_even_when_names_share_a_prefix(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    text = (STACKS_DIR / "Pulumi.dev.yaml").read_text()
+    # Services 1 and 2 become "inference" and "inference-b": the first name plus "-" starts the second.
+    stack_file.write_text(
+        text.replace("name: inference", "name: inference-b").replace("name: training", "name: inference")
+    )
+    config, settings = load_stack_file(stack_file, PROJECT_FILE)
+    run = run_program(REPO, config.project, "dev", config.for_engine())
+    rule = next(r for r in run.resources if r.inputs.get("authorizationRuleName") == "sas-inference-b")
+    diagnostic = Diagnostic("servicebus-entity-names", "mandatory", "low", "", "bad name", rule.urn)
+    where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.dev.yaml")
+    assert where.key == "ml-messaging:services[2].name"
+    assert stack_file.read_text().splitlines()[where.line - 1].strip() == "- name: inference-b"
