@@ -25,7 +25,7 @@ from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
-FORMATS = ("text", "json", "markdown", "sarif")
+FORMATS = tuple(renderers())
 
 
 class UsageError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from preflight.analyzer import Diagnostic
 from preflight.locate import Location, locate
+from preflight.plan import to_create
 from preflight.runner import Layout, StackResult
 
 
@@ -16,7 +17,7 @@ def verdict_line(result: StackResult) -> str:
     """``dev: PASS - 17 to create, 0 mandatory, 2 advisory``."""
     report = result.policies
     return (
-        f"{result.stack.name}: {verdict_word(result)} - {len(result.run.resources) + 1} to create, "
+        f"{result.stack.name}: {verdict_word(result)} - {to_create(result.run)} to create, "
         f"{len(report.mandatory)} mandatory, {len(report.advisory)} advisory"
     )
 

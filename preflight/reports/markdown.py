@@ -25,15 +25,14 @@ _SAFETY = 512  # room for the trimming notes themselves
 
 def render(results: Sequence[StackResult], context: ReportContext, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """The report, at most ``limit`` characters."""
-    for plan_budget, diagrams, tables in ((None, True, True), (-1, True, True), (-1, False, True), (-1, False, False)):
-        if plan_budget == -1:
-            fixed = _document(results, context, plan_lines=0, diagrams=diagrams, tables=tables)
-            room = max(0, limit - len(fixed) - _SAFETY)
-            text = _document(
-                results, context, plan_chars=room // max(1, len(results)), diagrams=diagrams, tables=tables
-            )
-        else:
-            text = _document(results, context, diagrams=diagrams, tables=tables)
+    full = _document(results, context)
+    if len(full) <= limit:
+        return full
+    # Give the plans whatever room is left, dropping diagrams and then tables if that is not enough.
+    for diagrams, tables in ((True, True), (False, True), (False, False)):
+        fixed = _document(results, context, plan_chars=0, diagrams=diagrams, tables=tables)
+        room = max(0, limit - len(fixed) - _SAFETY) // max(1, len(results))
+        text = _document(results, context, plan_chars=room, diagrams=diagrams, tables=tables)
         if len(text) <= limit:
             return text
     return text  # only verdicts and violations are left; they are never cut
@@ -43,7 +42,6 @@ def _document(
     results: Sequence[StackResult],
     context: ReportContext,
     *,
-    plan_lines: int | None = None,
     plan_chars: int | None = None,
     diagrams: bool = True,
     tables: bool = True,
@@ -55,10 +53,7 @@ def _document(
         "judged it over the Analyzer protocol. A real `pulumi preview` also validates against Azure and diffs "
         "real state.\n"
     )
-    sections = [
-        _stack(result, context, plan_lines=plan_lines, plan_chars=plan_chars, diagrams=diagrams, tables=tables)
-        for result in results
-    ]
+    sections = [_stack(result, context, plan_chars=plan_chars, diagrams=diagrams, tables=tables) for result in results]
     return "\n".join([head, *sections])
 
 
@@ -70,7 +65,6 @@ def _stack(
     result: StackResult,
     context: ReportContext,
     *,
-    plan_lines: int | None,
     plan_chars: int | None,
     diagrams: bool,
     tables: bool,
@@ -103,8 +97,7 @@ def _stack(
         "override with `--standard-hourly-usd` / `--premium-hourly-usd`.</sub>",
         "",
     ]
-    if plan_lines != 0:
-        parts += _plan(result, plan_chars)
+    parts += _plan(result, plan_chars)
     return "\n".join(parts)
 
 
