@@ -36,9 +36,16 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def preflight(session: nox.Session) -> None:
-    """Offline preview of every stack (or the stacks given after ``--``)."""
+    """Offline preview of every stack (or the stacks given after ``--``); exits with preflight's own code."""
     session.install(*DEV_REQUIREMENTS)
-    session.run("python", "-m", "preflight", *session.posargs)
+    try:
+        session.run("python", "-m", "preflight", *session.posargs)
+    except nox.command.CommandFailed as failed:
+        # nox reports every failed session as exit 1; preflight's codes mean different things (1 blocked
+        # by policy, 2 broken input, 3 internal error) and callers act on them. nox catches Exception
+        # around a session, not SystemExit (nox/sessions.py, SessionRunner.execute), so this ends the
+        # run with preflight's code.
+        raise SystemExit(failed.return_code or 1) from None
 
 
 @nox.session

@@ -2,7 +2,7 @@
 
 Rules: Microsoft "Naming rules and restrictions for Azure resources" (Microsoft.ServiceBus and
 Microsoft.Resources); abbreviations: CAF "Abbreviation recommendations for Azure resources".
-See ../shared/reference/service-bus-facts.md.
+See docs/azure-facts.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Built-in Azure role definitions this repo assigns (Entra ID RBAC for the Service Bus data plane).
 
-IDs: Microsoft "Azure built-in roles" (see ../shared/reference/service-bus-facts.md). Only the
+IDs: Microsoft "Azure built-in roles" (see docs/azure-facts.md). Only the
 sender and receiver roles are ever assigned; Data Owner is listed so policies and tests can name it.
 """
 

@@ -20,13 +20,14 @@ Typical use::
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -166,33 +167,40 @@ class PolicyReport:
         return [d for d in self.diagnostics if not d.blocking]
 
 
-def load_policy_config(path: Path) -> dict[str, PolicyConfig]:
-    """Parse a ``--policy-pack-config`` file the way the engine does."""
+def load_policy_config(path: Path, shown: str | None = None) -> dict[str, PolicyConfig]:
+    """Parse a ``--policy-pack-config`` file the way the engine does; errors name it as ``shown``."""
+    label = shown or str(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8") or "{}")
     except FileNotFoundError:
-        raise PolicyConfigError([f"{path}: file not found"]) from None
+        raise PolicyConfigError([f"{label}: file not found"]) from None
+    except UnicodeDecodeError as error:
+        raise PolicyConfigError([f"{label}: not valid UTF-8 (at byte {error.start}); save it as UTF-8"]) from None
+    except OSError as error:
+        raise PolicyConfigError([f"{label}: cannot be read: {error.strerror}"]) from None
     except json.JSONDecodeError as error:
-        raise PolicyConfigError([f"{path}:{error.lineno}: invalid JSON: {error.msg}"]) from None
+        raise PolicyConfigError([f"{label}:{error.lineno}: invalid JSON: {error.msg}"]) from None
+    except RecursionError:
+        raise PolicyConfigError([f"{label}: invalid JSON: nested too deeply"]) from None
     if not isinstance(document, dict):
-        raise PolicyConfigError([f"{path}: must be a JSON object of policy names to settings"])
+        raise PolicyConfigError([f"{label}: must be a JSON object of policy names to settings"])
     parsed: dict[str, PolicyConfig] = {}
     for name, value in document.items():
         if isinstance(value, str):
-            parsed[name] = PolicyConfig(_level(path, name, value))
+            parsed[name] = PolicyConfig(_level(label, name, value))
         elif isinstance(value, dict):
             properties = dict(value)
             level = properties.pop("enforcementLevel", None)
-            parsed[name] = PolicyConfig(_level(path, name, level) if level is not None else None, properties)
+            parsed[name] = PolicyConfig(_level(label, name, level) if level is not None else None, properties)
         else:
-            raise PolicyConfigError([f"{path}: {name}: must be an enforcement level or an object"])
+            raise PolicyConfigError([f"{label}: {name}: must be an enforcement level or an object"])
     return parsed
 
 
-def _level(path: Path, name: str, value: object) -> str:
+def _level(label: str, name: str, value: object) -> str:
     if value not in ENFORCEMENT_LEVELS:
         raise PolicyConfigError(
-            [f"{path}: {name}.enforcementLevel: {value!r} is not one of {', '.join(ENFORCEMENT_LEVELS)}"]
+            [f"{label}: {name}.enforcementLevel: {value!r} is not one of {', '.join(ENFORCEMENT_LEVELS)}"]
         )
     return str(value)
 
@@ -201,9 +209,14 @@ def reconcile_config(
     pack: PackInfo, given: Mapping[str, PolicyConfig], source: str = "policy config"
 ) -> dict[str, PolicyConfig]:
     """Defaults, then the pack's initial config, then ``given``; validated against each schema."""
-    unknown = sorted(set(given) - {p.name for p in pack.policies} - {"all"})
+    names = sorted(p.name for p in pack.policies)
+    unknown = sorted(set(given) - set(names) - {"all"})
     if unknown:
-        raise PolicyConfigError(f"{source}: {name}: no such policy in pack {pack.name}" for name in unknown)
+        raise PolicyConfigError(
+            f"{source}: {name}: no such policy in pack {pack.name}; {_closest(name, names)}"
+            f"allowed: all, {', '.join(names)}"
+            for name in unknown
+        )
     result = {
         policy.name: PolicyConfig(
             policy.enforcement_level,
@@ -227,6 +240,11 @@ def reconcile_config(
     if errors:
         raise PolicyConfigError(errors)
     return result
+
+
+def _closest(name: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def _apply(result: dict[str, PolicyConfig], layer: Mapping[str, PolicyConfig]) -> dict[str, PolicyConfig]:
@@ -430,10 +448,13 @@ class PolicyPackProcess:
         return PolicyReport(self.info(), reconciled, tuple(diagnostics))
 
 
-def evaluate_program(pack: PolicyPackProcess, run: ProgramRun, config_file: Path) -> PolicyReport:
+def evaluate_program(
+    pack: PolicyPackProcess, run: ProgramRun, config_file: Path, shown: Callable[[Path], str] = str
+) -> PolicyReport:
     """Judge a program run under mocks with the policy config file for its stack."""
     resources = [AnalyzedResource.from_recorded(r) for r in run.resources]
-    return pack.evaluate(resources, load_policy_config(config_file), str(config_file))
+    label = shown(config_file)
+    return pack.evaluate(resources, load_policy_config(config_file, label), label)
 
 
 def _request_fields(resource: AnalyzedResource) -> dict[str, Any]:

@@ -3,28 +3,30 @@
 For each stack: read Pulumi.yaml and stacks/Pulumi.<stack>.yaml as the CLI does and validate them;
 run the real program under Pulumi's mock runtime; run the CrossGuard pack the way the engine does
 with policies/config/<stack>.json; report. Exit codes: 0 no mandatory violation, 1 at least one,
-2 broken input (one line naming the file and key; --debug adds the traceback).
+2 broken input (one line naming the file and key; --debug adds the traceback), 3 an internal error
+(a bug in preflight: the message says so; --debug shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from preflight.analyzer import PolicyPackError, PolicyPackProcess
 from preflight.mockrun import ProgramError
+from preflight.outputs import ReportWriteError, write_reports
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, renderers
 from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack
 from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
-EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 FORMATS = tuple(renderers())
 
 
@@ -32,9 +34,28 @@ class UsageError(Exception):
     """Options that do not fit together."""
 
 
+BAD_INPUT = (SettingsError, PolicyPackError, ProgramError, UsageError, ReportWriteError)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, and the documented code for broken input (argparse's own is also 2, with usage).
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+def _hourly_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not math.isfinite(rate) or rate < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate: give a finite, non-negative number of USD per hour")
+    return rate
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    cli = argparse.ArgumentParser(prog="preflight", description=__doc__.split("\n\n")[0])
+    cli = _Parser(prog="preflight", description=__doc__.split("\n\n")[0])
     cli.add_argument("stacks", nargs="*", help="stack names (default: every stacks/Pulumi.<stack>.yaml)")
     cli.add_argument("--format", action="append", choices=FORMATS, default=[], help="report format; repeatable")
     cli.add_argument(
@@ -44,9 +65,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where the matching --format goes (paired in order); a format without one goes to stdout",
     )
-    cli.add_argument("--standard-hourly-usd", type=float, default=Rates.standard_base_hourly, help="Standard base rate")
     cli.add_argument(
-        "--premium-hourly-usd", type=float, default=Rates.premium_per_unit_hourly, help="Premium rate per MU"
+        "--standard-hourly-usd", type=_hourly_rate, default=Rates.standard_base_hourly, help="Standard base rate"
+    )
+    cli.add_argument(
+        "--premium-hourly-usd", type=_hourly_rate, default=Rates.premium_per_unit_hourly, help="Premium rate per MU"
     )
     cli.add_argument("--root", type=Path, default=REPO, help=argparse.SUPPRESS)
     cli.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -54,20 +77,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (see the module docstring)."""
     args = parser().parse_args(argv)
     try:
         return _run(args)
-    except (SettingsError, PolicyPackError, ProgramError, UsageError) as error:
+    except BAD_INPUT as error:
         if args.debug:
             traceback.print_exc()
         print(str(error), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line and a distinct code
         if args.debug:
-            raise
-        print(f"preflight: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+            traceback.print_exc()
+        print(
+            f"preflight: internal error (a bug in preflight, not in your input): {type(error).__name__}: {error}; "
+            "rerun with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -79,12 +106,13 @@ def _run(args: argparse.Namespace) -> int:
     results = [_preflight(layout, stack) for stack in stacks]
     context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
     available = renderers()
-    for format_, output in targets:
-        text = available[format_](results, context)
+    # Everything is rendered before anything is written, and files before stdout: a failure leaves
+    # no partial set of reports behind and prints no report.
+    rendered = [(output, available[format_](results, context)) for format_, output in targets]
+    write_reports([(output, text) for output, text in rendered if output is not None])
+    for output, text in rendered:
         if output is None:
             sys.stdout.write(text)
-        else:
-            _write_atomically(output, text)
     return EXIT_OK if all(result.passed for result in results) else EXIT_VIOLATIONS
 
 
@@ -109,14 +137,10 @@ def _targets(formats: list[str], outputs: list[str]) -> list[tuple[str, Path | N
     to_stdout = [f for f, out in pairs if out is None]
     if len(to_stdout) > 1:
         raise UsageError(f"preflight: only one format can go to stdout; give --output for {', '.join(to_stdout[1:])}")
+    files = [out.resolve() for _, out in pairs if out is not None]
+    repeated = sorted({str(out) for out in files if files.count(out) > 1})
+    if repeated:
+        raise UsageError(f"preflight: --output {repeated[0]} is given more than once; give each format its own file")
     if not to_stdout:
         pairs.insert(0, ("text", None))  # people still see the text report
     return pairs
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    Path(temporary).replace(path)

@@ -3,7 +3,7 @@
 The SDK's ``Mocks.new_resource`` sees only type, name and inputs, so options such as ``protect``,
 the parent and dependencies are captured at the monitor (``RegisterResourceRequest``). URNs are
 built the way the engine builds them (parent type chain joined with ``$``, root stack excluded),
-not the way the SDK's mock monitor does; see ../shared/reference/pulumi-offline.md.
+not the way the SDK's mock monitor does; see docs/pulumi-offline.md.
 
 Pulumi's runtime state is process-global (context variables plus one settings object), so each
 run happens in a fresh ``contextvars.Context`` on a fresh event loop: nothing leaks between runs.

@@ -1,7 +1,7 @@
 """An estimated monthly list price for a namespace's tier: an estimate, never a quote.
 
 Rates: published US list prices seen in secondary sources for 2024-2025, not verified against the
-live price sheet (../shared/reference/service-bus-facts.md). Override them with --standard-hourly-usd
+live price sheet (docs/azure-facts.md). Override them with --standard-hourly-usd
 and --premium-hourly-usd.
 """
 

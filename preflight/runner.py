@@ -91,21 +91,15 @@ def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
             errors.append(f"{layout.relative(path)}: file not found; stacks here: {', '.join(known) or '(none)'}")
             continue
         try:
-            config, settings = load_stack_file(path, layout.project_file)
+            config, settings = load_stack_file(path, layout.project_file, stack=name, shown=layout.relative)
         except SettingsError as error:
-            errors.extend(line.replace(str(path), layout.relative(path)) for line in error.lines)
+            errors.extend(error.lines)
             continue
         policy_config = layout.policy_config(name)
         if not policy_config.is_file():
             errors.append(
                 f"{layout.relative(policy_config)}: file not found; "
                 "every stack file needs a policy config with the same stem"
-            )
-            continue
-        if settings.environment != name:
-            errors.append(
-                f"{layout.relative(path)}: {config.project}:environment: '{settings.environment}' "
-                f"must equal the stack name '{name}'"
             )
             continue
         loaded.append(LoadedStack(name, config, settings, layout.relative(path), policy_config))
@@ -119,7 +113,7 @@ def preflight_stack(layout: Layout, stack: LoadedStack, pack: PolicyPackProcess)
     config = stack.config
     run = run_program(layout.root, config.project, stack.name, _engine_config(config), sorted(config.secret_keys))
     pack.connect()
-    return StackResult(stack, run, evaluate_program(pack, run, stack.policy_config))
+    return StackResult(stack, run, evaluate_program(pack, run, stack.policy_config, layout.relative))
 
 
 def _engine_config(config: StackConfig) -> dict[str, str]:

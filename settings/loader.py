@@ -7,7 +7,7 @@ offline tools) both validate through ``settings_from_config``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,8 +20,20 @@ from settings.model import StackSettings
 FOREIGN_NAMESPACES = frozenset({"azure-native", "pulumi"})
 
 
-def settings_from_config(config: Mapping[str, Any], project: str, source: str) -> StackSettings:
-    """Validate a flat ``<project>:<key>`` config map; raise SettingsError naming ``source``."""
+def settings_from_config(
+    config: Mapping[str, Any],
+    project: str,
+    source: str,
+    *,
+    stack: str | None = None,
+    hints: Mapping[tuple[str | int, ...], str] | None = None,
+) -> StackSettings:
+    """Validate a flat ``<project>:<key>`` config map; raise SettingsError naming ``source``.
+
+    ``stack``: the stack being deployed, whose name ``environment`` must equal (names, tags and the
+    policy config all follow it). ``hints``: per settings path, a clause added to an error about a
+    text value there (how YAML retyped it, see ``settings.yaml_reader``).
+    """
     own: dict[str, Any] = {}
     for full_key, value in config.items():
         namespace, _, key = full_key.partition(":")
@@ -35,18 +47,25 @@ def settings_from_config(config: Mapping[str, Any], project: str, source: str) -
                 ]
             )
     try:
-        return StackSettings.model_validate(own)
+        settings = StackSettings.model_validate(own)
     except ValidationError as error:
-        raise SettingsError(f"{source}: {line}" for line in describe_errors(error, project)) from None
+        raise SettingsError(f"{source}: {line}" for line in describe_errors(error, project, hints or {})) from None
+    if stack is not None and settings.environment != stack:
+        raise SettingsError(
+            [f"{source}: {project}:environment: '{settings.environment}' must equal the stack name '{stack}'"]
+        )
+    return settings
 
 
-def describe_errors(error: ValidationError, project: str) -> list[str]:
+def describe_errors(
+    error: ValidationError, project: str, hints: Mapping[tuple[str | int, ...], str] | None = None
+) -> list[str]:
     """One ``<project>:<key.path>: <what is wrong and what is allowed>`` line per pydantic error."""
     details = error.errors(include_url=False)
     # pydantic also reports a list as too short when its only items failed; the item errors say why.
     deeper = [tuple(d["loc"]) for d in details]
     return [
-        _describe(detail, project)
+        _describe(detail, project, hints or {})
         for detail in details
         if not (
             detail["type"] == "too_short"
@@ -57,15 +76,18 @@ def describe_errors(error: ValidationError, project: str) -> list[str]:
     ]
 
 
-def _describe(detail: ErrorDetails, project: str) -> str:
+def _describe(detail: ErrorDetails, project: str, hints: Mapping[tuple[str | int, ...], str]) -> str:
     loc = list(detail["loc"])
     context = detail.get("ctx") or {}
     cause = context.get("error")
     if isinstance(cause, KeyedError):
         loc.append(cause.key)
-    key = f"{project}:{_path(loc)}" if loc else project
+    key = f"{project}:{render_path(loc)}" if loc else project
     kind = detail["type"]
     value = detail.get("input")
+    hint = hints.get(tuple(loc))
+    if hint and _expects_text(kind, context, value):
+        return f"{key}: {hint}; {_describe(detail, project, {}).removeprefix(f'{key}: ')}"
     if kind == "missing":
         return f"{key}: is required"
     if kind == "extra_forbidden":
@@ -101,11 +123,21 @@ _PLAIN_MESSAGES = {
 }
 
 
+def _expects_text(kind: str, context: Mapping[str, Any], value: object) -> bool:
+    """Whether the error is about a text value, so a number or boolean YAML made of it may be the cause."""
+    if kind in ("string_type", "enum", "string_pattern_mismatch"):
+        return True
+    if kind == "literal_error":
+        return "'" in str(context.get("expected", ""))
+    return kind == "value_error" and isinstance(value, str)
+
+
 def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _path(loc: list[int | str]) -> str:
+def render_path(loc: Sequence[int | str]) -> str:
+    """``("services", 0, "name")`` as ``services[0].name``, the way messages name a key."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -177,8 +209,9 @@ def settings_from_engine() -> StackSettings:
     from pulumi.runtime.config import CONFIG, get_config_env
 
     config = {**get_config_env(), **CONFIG.get()}
-    source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
+    stack = pulumi.get_stack()
+    source = f"stacks/Pulumi.{stack}.yaml"
     try:
-        return settings_from_config(config, pulumi.get_project(), source)
+        return settings_from_config(config, pulumi.get_project(), source, stack=stack)
     except SettingsError as error:
         raise pulumi.RunError(str(error)) from None

@@ -1,11 +1,13 @@
 """The schema of a stack's config: one pydantic model, the single source of truth.
 
 Config keys are camelCase (as they appear under ``ml-messaging:`` in ``stacks/Pulumi.<env>.yaml``);
-Python attributes are snake_case. Limits come from ../shared/reference/service-bus-facts.md.
+Python attributes are snake_case. Azure's limits and their sources are listed in docs/azure-facts.md.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections import Counter
 from datetime import timedelta
 from enum import StrEnum
@@ -17,13 +19,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from components.naming import PipelineNames, namespace_name_problem
+from components.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name_problem
+from settings.azure_regions import AS_OF as REGIONS_AS_OF
+from settings.azure_regions import AZURE_REGIONS
 from settings.errors import KeyedError
 
 # Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
@@ -32,8 +35,18 @@ MIN_LOCK_DURATION = timedelta(seconds=5)
 MIN_MESSAGE_TTL = timedelta(seconds=1)
 MAX_MESSAGE_TTL = timedelta(days=10675199)  # TimeSpan.MaxValue in whole days, Azure's ceiling
 MAX_DELIVERY_COUNT_CEILING = 2000
+# Service Bus quotas (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
+MAX_SUBSCRIPTIONS_PER_TOPIC = 2000
+MAX_CORRELATION_FILTERS_PER_TOPIC = 100_000
 
 REQUIRED_USER_TAGS = ("owner", "costCenter")
+PROGRAM_TAGS = ("environment", "workload")
+# Azure Resource Manager tag limits (Microsoft Learn, "Use tags to organize your Azure resources",
+# Limitations: https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+MAX_TAGS_PER_RESOURCE = 50
+MAX_TAG_NAME_LENGTH = 512
+MAX_TAG_VALUE_LENGTH = 256
+TAG_NAME_FORBIDDEN = "<>%&\\?/"
 
 
 class Tier(StrEnum):
@@ -82,13 +95,45 @@ def iso8601(value: timedelta) -> str:
     return f"P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
+def _text_rule(pattern: str, rule: str) -> AfterValidator:
+    """A text constraint whose error says the rule in words (a bare regex helps nobody)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not valid: {rule}")
+        return value
+
+    return AfterValidator(check)
+
+
 LockDuration = Annotated[timedelta, _within(MIN_LOCK_DURATION, MAX_LOCK_DURATION, "lockDuration")]
 MessageTtl = Annotated[timedelta, _within(MIN_MESSAGE_TTL, MAX_MESSAGE_TTL, "defaultMessageTimeToLive")]
 # Event types travel as the message subject (label); 46 characters at most so that the rule
 # name `evt-<event>` stays within Azure's 50-character limit for rules.
-EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,45}$")]
+EventType = Annotated[
+    str,
+    _text_rule(
+        r"[A-Za-z][A-Za-z0-9._-]{0,45}",
+        "an event type is 1-46 characters: letters, digits, '.', '_' and '-', starting with a letter",
+    ),
+]
 # A service name becomes part of `sbts-<service>` (subscription: 1-50 chars) and of RBAC names.
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
+ServiceName = Annotated[
+    str,
+    _text_rule(
+        r"[a-z][a-z0-9-]{0,38}[a-z0-9]",
+        "a service name is 2-40 characters: lowercase letters, digits and '-', starting with a letter "
+        "and ending with a letter or digit",
+    ),
+]
+EnvironmentName = Annotated[
+    str, _text_rule(r"[a-z][a-z0-9]{1,9}", "2-10 lowercase letters and digits, starting with a letter")
+]
+WorkloadName = Annotated[
+    str, _text_rule(r"[a-z][a-z0-9]{1,11}", "2-12 lowercase letters and digits, starting with a letter")
+]
+InstanceNumber = Annotated[str, _text_rule(r"[0-9]{3}", "three digits, e.g. '001'")]
 
 
 class _Model(BaseModel):
@@ -223,18 +268,14 @@ class NamespaceSettings(_Model):
 class StackSettings(_Model):
     """Everything one stack file configures."""
 
-    environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,9}$")] = Field(
-        description="Environment name, e.g. dev, staging, prod (2-10 lowercase letters/digits)."
+    environment: EnvironmentName = Field(
+        description="Environment name, equal to the stack name: dev, staging, prod... (2-10 lowercase letters/digits)."
     )
-    location: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{2,30}$")] = Field(
-        description="Azure region, e.g. westeurope."
-    )
-    workload: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,11}$")] = Field(
+    location: str = Field(description="Azure region (ARM location name), e.g. westeurope.")
+    workload: WorkloadName = Field(
         description="Workload name used in every resource name (2-12 lowercase letters/digits)."
     )
-    instance: Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")] = Field(
-        default="001", description="Three-digit instance suffix, e.g. '001'."
-    )
+    instance: InstanceNumber = Field(default="001", description="Three-digit instance suffix, e.g. '001'.")
     resource_group_name: str | None = Field(
         default=None,
         description="An existing resource group to deploy into; by default one is created.",
@@ -249,12 +290,53 @@ class StackSettings(_Model):
     )
     services: tuple[ServiceSettings, ...] = Field(min_length=1, description="The pipeline's services.")
 
+    @field_validator("location")
+    @classmethod
+    def _known_region(cls, location: str) -> str:
+        if location not in AZURE_REGIONS:
+            close = difflib.get_close_matches(location.lower().replace(" ", ""), sorted(AZURE_REGIONS), n=3)
+            suggestion = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ValueError(
+                f"{location!r} is not an Azure region name; {suggestion}allowed: the lowercase ARM names in "
+                f"settings/azure_regions.py (Azure public cloud, as of {REGIONS_AS_OF}), e.g. westeurope"
+            )
+        return location
+
+    @field_validator("resource_group_name")
+    @classmethod
+    def _valid_resource_group_name(cls, name: str | None) -> str | None:
+        if name is not None and not RESOURCE_GROUP_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not valid: a resource group name is 1-90 characters: letters, digits, '_', '-', "
+                "'.', '(' and ')', not ending with '.'"
+            )
+        return name
+
     @field_validator("tags")
     @classmethod
     def _required_tags(cls, tags: dict[str, str]) -> dict[str, str]:
         missing = [tag for tag in REQUIRED_USER_TAGS if not tags.get(tag, "").strip()]
         if missing:
             raise ValueError(f"must set {' and '.join(missing)} (required tags)")
+        return tags
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit_azure(cls, tags: dict[str, str]) -> dict[str, str]:
+        allowed = MAX_TAGS_PER_RESOURCE - len(PROGRAM_TAGS)
+        if len(tags) > allowed:
+            raise ValueError(
+                f"has {len(tags)} tags; at most {allowed} are allowed (Azure takes {MAX_TAGS_PER_RESOURCE} per "
+                f"resource and the program adds {' and '.join(PROGRAM_TAGS)})"
+            )
+        seen: dict[str, str] = {}
+        for name, value in tags.items():
+            problem = _tag_problem(name, value)
+            if problem:
+                raise KeyedError(name, problem)
+            if name.lower() in seen:
+                raise KeyedError(name, f"repeats the tag {seen[name.lower()]!r}: Azure tag names ignore case")
+            seen[name.lower()] = name
         return tags
 
     @model_validator(mode="after")
@@ -292,6 +374,36 @@ class StackSettings(_Model):
         return self
 
     @model_validator(mode="after")
+    def _fits_topic_quotas(self) -> StackSettings:
+        consumers = len(self.consumers)
+        if consumers > MAX_SUBSCRIPTIONS_PER_TOPIC:
+            raise KeyedError(
+                "services",
+                f"{consumers} services consume events; a topic has at most {MAX_SUBSCRIPTIONS_PER_TOPIC:,} "
+                "subscriptions (Azure quota)",
+            )
+        filters = sum(len(service.consumes) for service in self.services)
+        if filters > MAX_CORRELATION_FILTERS_PER_TOPIC:
+            raise KeyedError(
+                "services",
+                f"{filters} consumed event types need as many filters; a topic has at most "
+                f"{MAX_CORRELATION_FILTERS_PER_TOPIC:,} correlation filters (Azure quota)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_service_consumes_its_own_events(self) -> StackSettings:
+        for index, service in enumerate(self.services):
+            loop = [event for event in service.consumes if event in service.publishes]
+            if loop:
+                raise KeyedError(
+                    f"services[{index}].consumes",
+                    f"service '{service.name}' consumes {', '.join(loop)}, which it publishes itself: every "
+                    "event it sends would come back to it (a loop); publish a new event type for its output",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _sas_needs_local_auth(self) -> StackSettings:
         with_sas = [service.name for service in self.services if service.sas_rule]
         if with_sas and not self.namespace.local_auth_enabled:
@@ -316,3 +428,17 @@ class StackSettings(_Model):
     def all_tags(self) -> dict[str, str]:
         """User tags plus the tags every resource carries by construction."""
         return {**self.tags, "environment": self.environment, "workload": self.workload}
+
+
+def _tag_problem(name: str, value: str) -> str | None:
+    """Why Azure would refuse this tag, or None."""
+    if name.lower() in PROGRAM_TAGS:
+        return f"is set by the program (to the stack's {name.lower()}); remove it here"
+    if not name or len(name) > MAX_TAG_NAME_LENGTH:
+        return f"a tag name has 1-{MAX_TAG_NAME_LENGTH} characters (this one has {len(name)})"
+    forbidden = sorted({char for char in name if char in TAG_NAME_FORBIDDEN})
+    if forbidden:
+        return f"a tag name must not contain {' '.join(TAG_NAME_FORBIDDEN)} (found {' '.join(forbidden)})"
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        return f"a tag value has at most {MAX_TAG_VALUE_LENGTH} characters (this one has {len(value)})"
+    return None

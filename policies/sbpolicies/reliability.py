@@ -4,7 +4,7 @@ Zone redundancy is deliberately not required: Microsoft's reliability guide (Dec
 tier is zone-redundant automatically in regions with zones and that the ``zoneRedundant`` property
 is deprecated (it may read false even when zones are used). See policies/README.md.
 Source for the limits: Microsoft "Service Bus quotas" (lockDuration max PT5M, maxDeliveryCount
-default 10) as summarised in ../shared/reference/service-bus-facts.md.
+default 10) as summarised in docs/azure-facts.md.
 """
 
 from __future__ import annotations

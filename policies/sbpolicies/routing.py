@@ -2,7 +2,7 @@
 
 A new subscription gets a ``$Default`` rule with a TrueFilter and so receives every message on the
 topic until that rule is replaced; adding another rule does not remove it (Microsoft "Topic
-filters and actions"; ../shared/reference/service-bus-facts.md).
+filters and actions"; docs/azure-facts.md).
 """
 
 from __future__ import annotations

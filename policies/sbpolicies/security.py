@@ -1,6 +1,6 @@
 """Security: TLS, local (SAS) auth, SAS rules, network exposure, encryption and data-plane RBAC.
 
-Sources are the controls table of ../shared/reference/service-bus-facts.md: Azure Policy built-ins
+Sources are the controls table of docs/azure-facts.md: Azure Policy built-ins
 (cited by the leading 8 characters of their definition IDs, as that table gives them), Checkov and
 PSRule rule IDs per control.
 """

@@ -1,7 +1,7 @@
 """Tiers: Premium where isolation matters, no Basic under topics, valid Premium capacity.
 
 Source: Microsoft "Service Bus Premium and Standard messaging tiers" and the tier table in
-../shared/reference/service-bus-facts.md (Basic has no topics; Premium has 1, 2, 4, 8, 16 MUs).
+docs/azure-facts.md (Basic has no topics; Premium has 1, 2, 4, 8, 16 MUs).
 """
 
 from __future__ import annotations
