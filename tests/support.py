@@ -1,12 +1,18 @@
-"""Helpers shared by the tests: the repo's paths and the program run under mocks."""
+"""Helpers shared by the tests: the repo's paths, the fixture stacks and the program run under mocks.
+
+Two sets of stacks: the shipped ones (``stacks/``, whatever the people who copied this template made
+of them) and the fixture ones (``tests/fixtures/stacks/``, a frozen copy of the template's stacks).
+Tests over shipped stacks check invariants only; tests that pin exact shapes use the fixtures.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
-from preflight.mockrun import ProgramRun, RecordedResource, run_program
+from preflight.mockrun import ProgramRun, run_program
 from preflight.runner import Layout
 from settings.stack_file import StackConfig, read_stack_config
 
@@ -15,34 +21,57 @@ PROJECT_FILE = REPO / "Pulumi.yaml"
 STACKS_DIR = REPO / "stacks"
 SHIPPED_STACKS = tuple(Layout(REPO).discover_stacks())
 
+# Laid out like the repository (stacks/, policies/config/, .github/workflows/deploy.yml) so that it
+# can be overlaid on a copy of it.
+FIXTURES = REPO / "tests" / "fixtures"
+FIXTURE_LAYOUT = Layout(FIXTURES)
+FIXTURE_STACKS_DIR = FIXTURE_LAYOUT.stacks_dir
+FIXTURE_STACKS = tuple(FIXTURE_LAYOUT.discover_stacks())
+# Not part of the overlay: it explains the fixtures to people.
+_FIXTURES_README = "README.md"
 
-def stack_config(stack: str) -> StackConfig:
-    """A shipped stack file, read the way the CLI reads it."""
-    return read_stack_config(STACKS_DIR / f"Pulumi.{stack}.yaml", PROJECT_FILE)
+
+def stack_config(stack: str, stacks_dir: Path = FIXTURE_STACKS_DIR) -> StackConfig:
+    """A stack file (a fixture one unless ``stacks_dir`` says otherwise), read the way the CLI reads it."""
+    return read_stack_config(stacks_dir / f"Pulumi.{stack}.yaml", PROJECT_FILE)
+
+
+def shipped_stack_config(stack: str) -> StackConfig:
+    """A shipped stack file (``stacks/``), read the way the CLI reads it."""
+    return stack_config(stack, STACKS_DIR)
 
 
 def engine_config(stack: str, **overrides: Any) -> dict[str, str]:
-    """The shipped stack's config as the engine passes it, with ``<project>:<key>`` overrides."""
+    """A fixture stack's config as the engine passes it, with ``<project>:<key>`` overrides."""
+    return _with_overrides(stack_config(stack), overrides)
+
+
+def run_stack(stack: str, **overrides: Any) -> ProgramRun:
+    """Run the real program for a fixture stack (optionally changed) under the mock runtime."""
     config = stack_config(stack)
+    return run_program(REPO, config.project, stack, _with_overrides(config, overrides))
+
+
+def raw_services(stack: str, stacks_dir: Path = FIXTURE_STACKS_DIR) -> list[dict[str, Any]]:
+    """The ``services`` list of a (fixture) stack as plain data, for building variations."""
+    config = stack_config(stack, stacks_dir)
+    services: list[dict[str, Any]] = config.values[f"{config.project}:services"]
+    return [dict(service) for service in services]
+
+
+def overlay_fixtures(root: Path) -> None:
+    """Replace a repository copy's stacks, policy configs and deploy workflow by the fixture ones."""
+    shutil.rmtree(root / "stacks", ignore_errors=True)
+    shutil.rmtree(root / "policies" / "config", ignore_errors=True)
+    for source in FIXTURES.rglob("*"):
+        if source.is_file() and source.relative_to(FIXTURES) != Path(_FIXTURES_README):
+            target = root / source.relative_to(FIXTURES)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+
+
+def _with_overrides(config: StackConfig, overrides: dict[str, Any]) -> dict[str, str]:
     values = config.for_engine()
     for key, value in overrides.items():
         values[f"{config.project}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
-
-
-def run_stack(stack: str, **overrides: Any) -> ProgramRun:
-    """Run the real program for a shipped stack (optionally changed) under the mock runtime."""
-    config = stack_config(stack)
-    return run_program(REPO, config.project, stack, engine_config(stack, **overrides))
-
-
-def azure_name(resource: RecordedResource) -> str:
-    """The Azure name the mocks gave a resource (the engine's ``name`` output)."""
-    return str(resource.outputs["name"])
-
-
-def raw_services(stack: str) -> list[dict[str, Any]]:
-    """The ``services`` list of a shipped stack as plain data, for building variations."""
-    config = stack_config(stack)
-    services: list[dict[str, Any]] = config.values[f"{config.project}:services"]
-    return [dict(service) for service in services]

@@ -16,8 +16,9 @@ from preflight.analyzer import (
     load_policy_config,
     reconcile_config,
 )
+from settings.stack_file import load_stack_file
 from tests.policy_support import PACK_DIR
-from tests.support import SHIPPED_STACKS
+from tests.support import FIXTURE_LAYOUT, PROJECT_FILE, SHIPPED_STACKS, STACKS_DIR
 
 KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -59,38 +60,72 @@ def test_stack_policies_and_resource_policies_are_both_present(pack: PolicyPackP
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_every_stack_file_has_a_policy_config_with_the_same_stem(stack: str, pack: PolicyPackProcess) -> None:
+def test_every_stack_file_has_a_valid_policy_config_with_the_same_stem(stack: str, pack: PolicyPackProcess) -> None:
     path = PACK_DIR / "config" / f"{stack}.json"
     config = reconcile_config(pack.info(), load_policy_config(path), str(path))
     assert config["environment-tag-matches-stack"].properties["environment"] == stack
     assert config["servicebus-namespace-name"].properties["environment"] == stack
-    assert set(config) == {p.name for p in pack.info().policies}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_policy_has_an_explicit_level_in_every_stack_config(stack: str, pack: PolicyPackProcess) -> None:
+    # Read before reconciliation, which would fill a forgotten policy in with the pack's default:
+    # each stack's level for each rule is a decision written down, not an accident of defaults.
+    given = load_policy_config(PACK_DIR / "config" / f"{stack}.json")
+    assert set(given) == {p.name for p in pack.info().policies}
+    unset = sorted(name for name, entry in given.items() if entry.enforcement_level is None)
+    assert unset == [], f"policies/config/{stack}.json sets no enforcementLevel for {unset}"
+
+
+PROTECTION_POLICIES = ("servicebus-namespace-protected", "servicebus-namespace-delete-lock")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_protection_policies_are_mandatory_exactly_where_the_stack_is_protected(stack: str) -> None:
+    # Protected: removing `protected: true` must be blocked. Unprotected: mandatory would block the stack.
+    _, settings = load_stack_file(STACKS_DIR / f"Pulumi.{stack}.yaml", PROJECT_FILE)
+    levels = load_policy_config(PACK_DIR / "config" / f"{stack}.json")
+    for policy in PROTECTION_POLICIES:
+        assert (levels[policy].enforcement_level == "mandatory") is settings.namespace.protected, policy
 
 
 def test_prod_blocks_what_dev_tolerates() -> None:
-    dev = load_policy_config(PACK_DIR / "config" / "dev.json")
-    prod = load_policy_config(PACK_DIR / "config" / "prod.json")
+    dev = load_policy_config(FIXTURE_LAYOUT.policy_config("dev"))
+    prod = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     for policy in (
         "servicebus-tier-premium",
         "servicebus-local-auth-disabled",
-        "servicebus-namespace-protected",
-        "servicebus-namespace-delete-lock",
+        *PROTECTION_POLICIES,
     ):
         assert prod[policy].enforcement_level == "mandatory"
         assert dev[policy].enforcement_level in ("advisory", "disabled")
 
 
+def documented_levels(readme: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The rules table of policies/README.md: the stacks it has a level column for (the columns after
+    Severity), and each rule's row as cells."""
+    lines = readme.splitlines()
+    header = next(line for line in lines if line.startswith("| Rule |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    stacks = columns[columns.index("Severity") + 1 :]
+    rows = {
+        line.split("`")[1]: [cell.strip() for cell in line.strip("|").split("|")]
+        for line in lines
+        if line.startswith("| `")
+    }
+    return stacks, rows
+
+
 def test_readme_documents_every_rule_with_its_levels(pack: PolicyPackProcess) -> None:
-    readme = (PACK_DIR / "README.md").read_text()
-    levels = {stack: load_policy_config(PACK_DIR / "config" / f"{stack}.json") for stack in ("dev", "prod")}
+    stacks, rows = documented_levels((PACK_DIR / "README.md").read_text())
+    assert stacks, "the rules table has no level column"
+    # A column for a stack that is gone is stale; a stack without a column (one just added) is fine.
+    assert set(stacks) <= set(SHIPPED_STACKS), f"policies/README.md documents levels of missing stacks {stacks}"
+    levels = {stack: load_policy_config(PACK_DIR / "config" / f"{stack}.json") for stack in stacks}
     for policy in pack.info().policies:
-        row = next((line for line in readme.splitlines() if line.startswith(f"| `{policy.name}` |")), None)
-        assert row is not None, f"{policy.name} missing from policies/README.md"
-        cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[-2:] == [
-            levels["dev"][policy.name].enforcement_level,
-            levels["prod"][policy.name].enforcement_level,
-        ], row
+        cells = rows.get(policy.name)
+        assert cells is not None, f"{policy.name} missing from policies/README.md"
+        assert cells[-len(stacks) :] == [levels[stack][policy.name].enforcement_level for stack in stacks], cells
         assert policy.severity in cells
 
 
@@ -118,7 +153,7 @@ def test_malformed_policy_config_files_are_rejected(tmp_path: Path, content: obj
 
 
 def test_config_is_validated_against_the_schemas_after_defaults(pack: PolicyPackProcess) -> None:
-    given = load_policy_config(PACK_DIR / "config" / "prod.json")
+    given = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     given["servicebus-minimum-tls"] = PolicyConfig(None, {"minimumVersion": "1.0"})
     given["servicebus-subscription-max-delivery-count"] = PolicyConfig(None, {"minimum": "three"})
     del given["environment-tag-matches-stack"]
@@ -133,7 +168,7 @@ def test_config_is_validated_against_the_schemas_after_defaults(pack: PolicyPack
 
 
 def test_a_config_naming_an_unknown_policy_is_an_error(pack: PolicyPackProcess) -> None:
-    given = load_policy_config(PACK_DIR / "config" / "prod.json")
+    given = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     given["servicebus-minimum-tsl"] = PolicyConfig("mandatory")
     with pytest.raises(PolicyConfigError, match="servicebus-minimum-tsl: no such policy"):
         reconcile_config(pack.info(), given)

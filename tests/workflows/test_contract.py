@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import REPO, SHIPPED_STACKS
+from tests.invariants import assert_deploy_contract, deploy_workflow, load_workflow
+from tests.support import FIXTURES, REPO, SHIPPED_STACKS
 
 WORKFLOWS = REPO / ".github" / "workflows"
 ACTIONS = REPO / ".github" / "actions"
-PINS = REPO.parent / "shared" / "reference" / "action-pins.md"
+PINS = REPO / "docs" / "action-pins.md"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # Made-up values shaped like a leaked key and like Pulumi's ciphertext, for the secrets-hook test.
 FAKE_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYzz9"  # pragma: allowlist secret
@@ -30,16 +31,8 @@ def tool(name: str) -> str:
     return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
-def load(path: Path) -> dict[str, Any]:
-    document: dict[Any, Any] = yaml.safe_load(path.read_text())
-    # YAML 1.1 reads the key `on` as True.
-    if True in document:
-        document["on"] = document.pop(True)
-    return document
-
-
 def workflow(name: str) -> dict[str, Any]:
-    return load(WORKFLOWS / name)
+    return load_workflow(WORKFLOWS / name)
 
 
 def all_yaml() -> list[Path]:
@@ -82,7 +75,7 @@ def listed_stacks(document: dict[str, Any]) -> list[str]:
 
 def test_no_workflow_runs_untrusted_code_with_pull_request_target() -> None:
     for path in WORKFLOWS.glob("*.yml"):
-        assert "pull_request_target" not in load(path)["on"], path.name
+        assert "pull_request_target" not in load_workflow(path)["on"], path.name
 
 
 def test_pull_requests_preview_every_stack_with_the_pack_and_its_config() -> None:
@@ -134,15 +127,27 @@ def test_missing_credentials_or_forks_skip_with_a_notice() -> None:
     assert "head.repo.full_name == github.repository" in str(workflow("preview.yml")["jobs"]["preview"]["steps"][0])
 
 
-def test_push_to_main_deploys_dev_then_prod_behind_the_production_environment() -> None:
-    deploy = workflow("deploy.yml")
-    assert deploy["on"]["push"]["branches"] == ["main"]
-    jobs = deploy["jobs"]
+def test_push_to_main_deploys_every_stack_in_a_chain_prod_behind_the_production_environment() -> None:
+    assert_deploy_contract(REPO)
+
+
+def test_the_fixture_deploys_dev_then_prod_behind_the_production_environment() -> None:
+    assert_deploy_contract(FIXTURES)
+    jobs = deploy_workflow(FIXTURES)["jobs"]
+    assert list(jobs) == ["dev", "prod"]
     assert jobs["dev"]["with"] == {"stack": "dev", "environment": "dev"}
     assert jobs["prod"]["with"] == {"stack": "prod", "environment": "production"}
     assert jobs["prod"]["needs"] == "dev"
-    assert jobs["dev"]["uses"] == jobs["prod"]["uses"] == "$/.github/workflows/deploy-stack.yml"
-    assert sorted(job["with"]["stack"] for job in jobs.values()) == sorted(SHIPPED_STACKS)
+
+
+def test_the_fixture_deploy_workflow_differs_from_the_real_one_only_in_its_stacks() -> None:
+    # The README recipes are tested on the fixture; it must call what the real workflow calls.
+    real, fixture = deploy_workflow(REPO), deploy_workflow(FIXTURES)
+    assert {k: v for k, v in fixture.items() if k != "jobs"} == {k: v for k, v in real.items() if k != "jobs"}
+    some_real_job = next(iter(real["jobs"].values()))
+    for job in fixture["jobs"].values():
+        assert job["uses"] == some_real_job["uses"]
+        assert job["permissions"] == some_real_job["permissions"]
 
 
 def test_each_deployment_runs_up_with_policies_in_its_environment_and_is_never_cancelled() -> None:
@@ -179,7 +184,7 @@ def test_azure_auth_is_oidc_only() -> None:
         assert job["permissions"]["id-token"] == "write"
         assert job["env"]["ARM_USE_OIDC"] == "true"
         assert any(step.get("uses") == "$/.github/actions/pulumi-setup" for step in steps(job))
-    setup = load(ACTIONS / "pulumi-setup" / "action.yml")
+    setup = load_workflow(ACTIONS / "pulumi-setup" / "action.yml")
     assert any(step.get("uses", "").startswith("Azure/login@") for step in setup["runs"]["steps"])
 
 
@@ -187,29 +192,44 @@ def test_the_cli_version_is_pinned_in_one_file_matching_the_sdk() -> None:
     version = (REPO / ".pulumi-version").read_text().strip()
     assert f"pulumi=={version}" in (REPO / "requirements.txt").read_text()
     for path in WORKFLOWS.glob("*.yml"):
-        for uses_step in (s for job in load(path).get("jobs", {}).values() for s in steps(job)):
+        for uses_step in (s for job in load_workflow(path).get("jobs", {}).values() for s in steps(job)):
             if uses_step.get("uses", "").startswith("pulumi/actions@"):
                 assert uses_step["with"]["pulumi-version-file"] == ".pulumi-version", path.name
 
 
+def verified_pins() -> dict[str, tuple[str, str]]:
+    """Commit SHA -> (owner/repository, tag) from the table in docs/action-pins.md."""
+    assert PINS.is_file(), f"{PINS.relative_to(REPO)} is missing: it records the verified action SHAs"
+    pins: dict[str, tuple[str, str]] = {}
+    for line in PINS.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 4 and re.fullmatch(r"[0-9a-f]{40}", cells[2]):
+            action, tag, sha, _ = cells
+            pins[sha] = (action.split()[0].lower(), tag)
+    assert pins, f"{PINS.relative_to(REPO)} lists no pin"
+    return pins
+
+
 def test_every_action_is_pinned_to_a_full_commit_sha_from_the_pins_file() -> None:
-    pins = PINS.read_text() if PINS.exists() else ""
+    pins = verified_pins()
     for path in all_yaml():
         text = path.read_text()
-        for uses in uses_of(load(path)):
+        for uses in uses_of(load_workflow(path)):
             if uses.startswith("$/"):
                 continue
             assert PINNED.match(uses), f"{path.name}: {uses} is not pinned to a commit SHA"
             action, sha = uses.split("@")
-            assert re.search(rf"{re.escape(uses)} # v[\d.]+", text), f"{path.name}: {uses} lacks its tag comment"
-            if pins:
-                row = next((line for line in pins.splitlines() if sha in line), "")
-                assert action.split("/")[0].lower() in row.lower() or action.lower() in row.lower(), uses
+            assert sha in pins, f"{path.name}: {uses} is not listed in {PINS.relative_to(REPO)}"
+            repository, tag = pins[sha]
+            assert "/".join(action.lower().split("/")[:2]) == repository, f"{path.name}: {uses} is {repository}'s SHA"
+            comment = re.search(rf"{re.escape(uses)} # (v[\d.]+)", text)
+            assert comment, f"{path.name}: {uses} lacks its tag comment"
+            assert comment.group(1) == tag, f"{path.name}: {uses} is {tag}, not {comment.group(1)}"
 
 
 def test_permissions_are_least_privilege() -> None:
     for path in WORKFLOWS.glob("*.yml"):
-        document = load(path)
+        document = load_workflow(path)
         assert document.get("permissions") == {}, f"{path.name}: top-level permissions must be empty"
         for name, job in document["jobs"].items():
             assert "permissions" in job, f"{path.name}:{name} must declare its permissions"
@@ -220,7 +240,7 @@ def test_permissions_are_least_privilege() -> None:
 
 def test_every_checkout_drops_its_credentials() -> None:
     for path in WORKFLOWS.glob("*.yml"):
-        for job in load(path)["jobs"].values():
+        for job in load_workflow(path)["jobs"].values():
             for step in steps(job):
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, path.name

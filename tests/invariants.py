@@ -1,0 +1,368 @@
+"""What must hold for any stack and any deploy workflow, whatever the stacks hold.
+
+Every expectation here is derived from the stack's own config, never from the shipped stacks, so the
+same checks serve the shipped stacks (``stacks/``), the fixture stacks and the copies of the
+repository that the README recipe tests edit. Each function takes what it judges and asserts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.naming import (
+    NAMESPACE_NAME,
+    RESOURCE_GROUP_NAME,
+    SUBSCRIPTION_NAME,
+    TOPIC_NAME,
+    namespace_name_problem,
+)
+from components.roles import ServiceBusRole
+from preflight.mockrun import ProgramRun, RecordedResource, run_program
+from preflight.runner import Layout
+from settings.model import ServiceSettings, StackSettings, iso8601
+from settings.stack_file import StackConfig, load_stack_file
+
+SB = "azure-native:servicebus"
+NAMESPACE = f"{SB}:Namespace"
+TOPIC = f"{SB}:Topic"
+SUBSCRIPTION = f"{SB}:Subscription"
+DEFAULT_RULE = f"{SB}:DefaultRule"
+RULE = f"{SB}:Rule"
+SAS_RULE = f"{SB}:TopicAuthorizationRule"
+NAMESPACE_SAS_RULE = f"{SB}:NamespaceAuthorizationRule"
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+LOCK = "azure-native:authorization:ManagementLockByScope"
+COMPONENT = "ml-messaging:messaging:ServiceBusPipeline"
+DEPLOY_STACK_WORKFLOW = "/.github/workflows/deploy-stack.yml"
+PRODUCTION_STACK, PRODUCTION_ENVIRONMENT = "prod", "production"
+
+
+@dataclass(frozen=True)
+class StackRun:
+    """One stack's validated settings and what the program registered for it under mocks."""
+
+    settings: StackSettings
+    run: ProgramRun
+
+
+def run_stack_file(program_dir: Path, stack_file: Path) -> StackRun:
+    """Read a stack file (anywhere) as the CLI does and run ``program_dir``'s program for it."""
+    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config, settings = load_stack_file(stack_file, Layout(program_dir).project_file)
+    run = run_program(program_dir, config.project, stack, mock_engine_config(config), sorted(config.secret_keys))
+    return StackRun(settings, run)
+
+
+def run_root_stack(root: Path, stack: str) -> StackRun:
+    """Run a repository's (or a copy's) program for one of its own stacks."""
+    return run_stack_file(root, Layout(root).stack_file(stack))
+
+
+def mock_engine_config(config: StackConfig) -> dict[str, str]:
+    """The config as preflight passes it: ``secure:`` values cannot be decrypted offline."""
+    return {**config.for_engine(), **{key: "[secret]" for key in config.secret_keys}}
+
+
+def only(run: ProgramRun, type_: str) -> RecordedResource:
+    """The one resource of a type; fails when there are none or several."""
+    (resource,) = run.of_type(type_)
+    return resource
+
+
+def azure_name(resource: RecordedResource) -> str:
+    """The Azure name the mocks gave a resource (the engine's ``name`` output)."""
+    return str(resource.outputs["name"])
+
+
+def role_of(assignment: RecordedResource) -> ServiceBusRole:
+    """The built-in role a role assignment grants."""
+    return ServiceBusRole(str(assignment.inputs["roleDefinitionId"]).rsplit("/", 1)[1])
+
+
+def consumed_event_types(settings: StackSettings) -> dict[str, list[str]]:
+    """Consuming service name -> the event types it consumes, sorted."""
+    return {service.name: sorted(service.consumes) for service in settings.consumers}
+
+
+def routed_event_types(run: ProgramRun, subscription: str) -> list[str]:
+    """The message subjects a subscription's rules let through, sorted; every rule must be a
+    correlation filter on the subject (``label``) alone."""
+    rules = [
+        r for r in run.resources if r.type in (DEFAULT_RULE, RULE) and r.inputs["subscriptionName"] == subscription
+    ]
+    for rule in rules:
+        assert rule.inputs["filterType"] == "CorrelationFilter", rule.name
+        matched_on = set(rule.inputs["correlationFilter"]) - {"requiresPreprocessing"}
+        assert matched_on == {"label"}, rule.name
+    return sorted(rule.inputs["correlationFilter"]["label"] for rule in rules)
+
+
+# --- stack invariants -------------------------------------------------------------------------
+
+
+def each_consumer_has_one_subscription_with_its_default_rule_replaced(stack: StackRun) -> None:
+    names = stack.settings.names
+    subscriptions = sorted(azure_name(s) for s in stack.run.of_type(SUBSCRIPTION))
+    assert subscriptions == sorted(names.subscription(s.name) for s in stack.settings.consumers)
+    default_rules = stack.run.of_type(DEFAULT_RULE)
+    assert sorted(r.inputs["subscriptionName"] for r in default_rules) == subscriptions
+
+
+def each_subscription_routes_exactly_what_its_service_consumes(stack: StackRun) -> None:
+    names = stack.settings.names
+    for service, consumed in consumed_event_types(stack.settings).items():
+        assert routed_event_types(stack.run, names.subscription(service)) == consumed, service
+    extra_rules = sorted(str(r.inputs["ruleName"]) for r in stack.run.of_type(RULE))
+    # The first event type rides on $Default; each further one gets a rule named after it.
+    assert extra_rules == sorted(f"evt-{event}" for s in stack.settings.consumers for event in s.consumes[1:])
+
+
+def expected_role_assignments(stack: StackRun) -> set[tuple[str, ServiceBusRole, str | None]]:
+    """(principal, role, scope) for every service with an identity: Data Sender on the topic if it
+    publishes, Data Receiver on its own subscription if it consumes."""
+    topic_id = only(stack.run, TOPIC).id
+    subscription_ids = {azure_name(s): s.id for s in stack.run.of_type(SUBSCRIPTION)}
+    expected: set[tuple[str, ServiceBusRole, str | None]] = set()
+    for service in stack.settings.services:
+        if service.principal_id is None:
+            continue
+        principal = str(service.principal_id)
+        if service.publishes:
+            expected.add((principal, ServiceBusRole.DATA_SENDER, topic_id))
+        if service.consumes:
+            subscription_id = subscription_ids[stack.settings.names.subscription(service.name)]
+            expected.add((principal, ServiceBusRole.DATA_RECEIVER, subscription_id))
+    return expected
+
+
+def roles_are_least_privilege_at_the_narrowest_scope(stack: StackRun) -> None:
+    assignments = stack.run.of_type(ROLE_ASSIGNMENT)
+    actual = [(str(a.inputs["principalId"]), role_of(a), a.inputs["scope"]) for a in assignments]
+    assert len(actual) == len(set(actual)), "a role is assigned twice"
+    assert set(actual) == expected_role_assignments(stack)
+    assert all(a.inputs["principalType"] == "ServicePrincipal" for a in assignments)
+
+
+def no_role_is_granted_on_the_namespace_and_none_is_data_owner(stack: StackRun) -> None:
+    namespace_id = only(stack.run, NAMESPACE).id
+    for assignment in stack.run.of_type(ROLE_ASSIGNMENT):
+        assert assignment.inputs["scope"] != namespace_id, assignment.name
+        assert role_of(assignment) is not ServiceBusRole.DATA_OWNER, assignment.name
+
+
+def every_name_is_valid_under_azure_rules(stack: StackRun) -> None:
+    patterns = {
+        NAMESPACE: NAMESPACE_NAME,
+        TOPIC: TOPIC_NAME,
+        SUBSCRIPTION: SUBSCRIPTION_NAME,
+        RULE: SUBSCRIPTION_NAME,
+        SAS_RULE: SUBSCRIPTION_NAME,
+        RESOURCE_GROUP: RESOURCE_GROUP_NAME,
+    }
+    named = [r for r in stack.run.resources if r.type in patterns]
+    assert named
+    for resource in named:
+        assert patterns[resource.type].match(azure_name(resource)), (resource.type, azure_name(resource))
+    namespace = azure_name(only(stack.run, NAMESPACE))
+    assert namespace == stack.settings.names.namespace
+    assert namespace_name_problem(namespace) is None
+    assert azure_name(only(stack.run, TOPIC)) == stack.settings.names.topic
+
+
+def the_namespace_follows_the_configured_tier_and_security_posture(stack: StackRun) -> None:
+    wanted = stack.settings.namespace
+    namespace = only(stack.run, NAMESPACE).inputs
+    sku: dict[str, object] = {"name": wanted.tier.value, "tier": wanted.tier.value}
+    partitions = None
+    if wanted.effective_capacity is not None:  # Premium: messaging units and partitions
+        sku["capacity"] = wanted.effective_capacity
+        partitions = wanted.effective_partitions
+    assert namespace["sku"] == sku
+    assert namespace.get("premiumMessagingPartitions") == partitions
+    assert namespace["minimumTlsVersion"] == wanted.minimum_tls_version.value
+    assert namespace["disableLocalAuth"] is (not wanted.local_auth_enabled)
+    assert namespace["publicNetworkAccess"] == wanted.public_network_access.value
+
+
+def protection_follows_the_config(stack: StackRun) -> None:
+    namespace = only(stack.run, NAMESPACE)
+    locks = stack.run.of_type(LOCK)
+    if not stack.settings.namespace.protected:
+        assert namespace.protect is False
+        assert locks == []
+        return
+    assert namespace.protect is True
+    (lock,) = locks
+    assert lock.inputs["level"] == "CanNotDelete"
+    assert lock.inputs["scope"] == namespace.id
+    assert namespace.urn in lock.property_dependencies["scope"]
+
+
+def children_are_parented_to_the_component(stack: StackRun) -> None:
+    component = only(stack.run, COMPONENT)
+    children = [r for r in stack.run.resources if r.type.startswith(SB)]
+    assert children
+    assert all(child.parent == component.urn for child in children)
+    prefix = f"urn:pulumi:{stack.run.stack}::{stack.run.project}::{COMPONENT}$"
+    assert all(child.urn.startswith(prefix) for child in children)
+
+
+def secret_strings(value: Any) -> list[str]:
+    """Every connection string (text holding a shared access key) inside a value."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secret_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in secret_strings(v)]
+    return [value] if isinstance(value, str) and "SharedAccessKey=" in value else []
+
+
+def sas_rights(service: ServiceSettings) -> list[str]:
+    """The least a service's SAS rule may grant: Send if it publishes, Listen if it consumes (sorted)."""
+    return sorted([*(["Send"] if service.publishes else []), *(["Listen"] if service.consumes else [])])
+
+
+def sas_rules_are_least_privilege_and_only_exported_as_secrets(stack: StackRun) -> None:
+    run = stack.run
+    clear = {k: v for k, v in run.outputs.items() if k not in run.secret_outputs}
+    assert secret_strings(clear) == []
+    assert run.of_type(NAMESPACE_SAS_RULE) == []
+    with_sas = [s for s in stack.settings.services if s.sas_rule]
+    rights = {azure_name(r): sorted(r.inputs["rights"]) for r in run.of_type(SAS_RULE)}
+    assert rights == {
+        stack.settings.names.sas_rule(s.name): sorted(
+            [*(["Send"] if s.publishes else []), *(["Listen"] if s.consumes else [])]
+        )
+        for s in with_sas
+    }
+    if with_sas:
+        assert "sasConnectionStrings" in run.secret_outputs
+        assert len(secret_strings(run.outputs["sasConnectionStrings"])) == len(with_sas)
+    else:
+        assert "sasConnectionStrings" not in run.outputs
+
+
+def outputs_are_one_structure_a_service_can_read(stack: StackRun) -> None:
+    names = stack.settings.names
+    assert stack.run.outputs["messaging"] == {
+        "resourceGroup": stack.settings.resource_group_name or names.resource_group,
+        "namespace": names.namespace,
+        "endpoint": f"{names.namespace}.servicebus.windows.net",
+        "topic": names.topic,
+        "subscriptions": {s.name: names.subscription(s.name) for s in stack.settings.consumers},
+    }
+
+
+def tags_carry_environment_workload_and_the_configured_tags(stack: StackRun) -> None:
+    taggable = [only(stack.run, NAMESPACE), *stack.run.of_type(RESOURCE_GROUP)]
+    for resource in taggable:
+        tags = resource.inputs["tags"]
+        assert tags == stack.settings.all_tags, resource.name
+        assert tags["environment"] == stack.run.stack
+        assert {"owner", "costCenter"} <= set(tags)
+
+
+def a_resource_group_is_created_unless_an_existing_one_is_named(stack: StackRun) -> None:
+    groups = stack.run.of_type(RESOURCE_GROUP)
+    existing = stack.settings.resource_group_name
+    assert len(groups) == (0 if existing else 1)
+    assert only(stack.run, NAMESPACE).inputs["resourceGroupName"] == (existing or stack.settings.names.resource_group)
+
+
+def subscription_delivery_settings_come_from_config(stack: StackRun) -> None:
+    by_name = {azure_name(s): s.inputs for s in stack.run.of_type(SUBSCRIPTION)}
+    for service in stack.settings.consumers:
+        delivery = service.delivery
+        inputs = by_name[stack.settings.names.subscription(service.name)]
+        assert inputs["lockDuration"] == iso8601(delivery.lock_duration), service.name
+        assert inputs["maxDeliveryCount"] == delivery.max_delivery_count, service.name
+        assert inputs["defaultMessageTimeToLive"] == iso8601(delivery.default_message_time_to_live), service.name
+        assert inputs["deadLetteringOnMessageExpiration"] is delivery.dead_lettering_on_message_expiration
+
+
+STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
+    each_consumer_has_one_subscription_with_its_default_rule_replaced,
+    each_subscription_routes_exactly_what_its_service_consumes,
+    roles_are_least_privilege_at_the_narrowest_scope,
+    no_role_is_granted_on_the_namespace_and_none_is_data_owner,
+    every_name_is_valid_under_azure_rules,
+    the_namespace_follows_the_configured_tier_and_security_posture,
+    protection_follows_the_config,
+    children_are_parented_to_the_component,
+    sas_rules_are_least_privilege_and_only_exported_as_secrets,
+    outputs_are_one_structure_a_service_can_read,
+    tags_carry_environment_workload_and_the_configured_tags,
+    a_resource_group_is_created_unless_an_existing_one_is_named,
+    subscription_delivery_settings_come_from_config,
+)
+
+
+def assert_stack_invariants(stack: StackRun) -> None:
+    """Every stack invariant, for one stack."""
+    for invariant in STACK_INVARIANTS:
+        invariant(stack)
+
+
+def assert_every_stack_of_the_root_holds(root: Path) -> list[str]:
+    """Run every ``root/stacks/Pulumi.*.yaml`` through the stack invariants; returns the stacks seen."""
+    stacks = Layout(root).discover_stacks()
+    assert stacks, f"{root}/stacks holds no stack file"
+    for stack in stacks:
+        assert_stack_invariants(run_root_stack(root, stack))
+    return stacks
+
+
+# --- the deploy workflow ----------------------------------------------------------------------
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    """A workflow or action file as data."""
+    document: dict[Any, Any] = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    if True in document:
+        document["on"] = document.pop(True)
+    return document
+
+
+def deploy_workflow(root: Path) -> dict[str, Any]:
+    return load_workflow(root / ".github" / "workflows" / "deploy.yml")
+
+
+def needs_of(job: dict[str, Any]) -> list[str]:
+    """A job's ``needs`` as a list (GitHub accepts one name or a list)."""
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def assert_deploy_contract(root: Path) -> None:
+    """``deploy.yml`` deploys exactly the stacks in ``root/stacks``, one job per stack named after it,
+    in a chain (the first job needs nothing, each later one the previous one), the ``prod`` stack in
+    the ``production`` environment, every job through the same reusable workflow with the same
+    permissions."""
+    deploy = deploy_workflow(root)
+    assert deploy["on"]["push"]["branches"] == ["main"]
+    jobs: list[tuple[str, dict[str, Any]]] = list(deploy["jobs"].items())
+    assert jobs, "deploy.yml deploys nothing"
+    deployed = [job["with"]["stack"] for _, job in jobs]
+    assert sorted(deployed) == Layout(root).discover_stacks(), "deploy.yml must deploy exactly stacks/"
+    for job_id, job in jobs:
+        assert job_id == job["with"]["stack"], f"job {job_id} deploys {job['with']['stack']}"
+        assert set(job["with"]) == {"stack", "environment"}, job_id
+        assert isinstance(job["with"]["environment"], str) and job["with"]["environment"], job_id
+    assert needs_of(jobs[0][1]) == [], f"the first deployment ({jobs[0][0]}) must need nothing"
+    for (previous, _), (job_id, job) in itertools.pairwise(jobs):
+        assert needs_of(job) == [previous], f"{job_id} must need {previous} (deployments form a chain)"
+    by_stack = dict(jobs)
+    if PRODUCTION_STACK in by_stack:
+        assert by_stack[PRODUCTION_STACK]["with"]["environment"] == PRODUCTION_ENVIRONMENT
+    first = jobs[0][1]
+    assert str(first["uses"]).endswith(DEPLOY_STACK_WORKFLOW), first["uses"]
+    for job_id, job in jobs:
+        assert job["uses"] == first["uses"], job_id
+        assert job["permissions"] == first["permissions"], job_id
