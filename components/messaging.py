@@ -6,13 +6,19 @@ topic. Each subscription's ``$Default`` rule is therefore replaced (``servicebus
 correlation filter on the message subject (``label``) for the service's first event type; each
 further event type gets its own correlation rule (rules are OR-ed by the broker). Correlation
 filters are cheaper for the broker than SQL filters.
+
+Access: one role assignment per (scope, principal, role), named by a GUID derived from exactly
+those three, as Microsoft recommends (learn.microsoft.com/azure/role-based-access-control/troubleshooting:
+Azure refuses a second assignment of the same role to the same principal at the same scope with 409
+RoleAssignmentExists). Services that share an identity share its grants, and renaming a publishing
+service changes nothing in Azure.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import authorization, servicebus
@@ -30,6 +36,22 @@ from settings.model import (
 SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
 # Fixed namespace for deterministic role assignment GUIDs (same inputs, same assignment name).
 _ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1e4d0a-2b7c-4c8e-9f3a-5d6b7c8e9f01")
+
+
+def role_assignment_name(scope: str, principal_id: str, role: ServiceBusRole) -> str:
+    """The assignment's GUID from (scope, principal, role); ARM IDs compare case-insensitively."""
+    return str(uuid.uuid5(_ROLE_ASSIGNMENT_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role.value}"))
+
+
+@dataclass
+class _Grant:
+    """One role for one principal at one scope, and the services that need it."""
+
+    key: str
+    role: ServiceBusRole
+    principal_id: str
+    scope: pulumi.Output[str]
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,13 +110,16 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         namespace = self._namespace(child)
-        if args.namespace.protected:
+        if args.namespace.delete_lock:
             self._lock(namespace, child)
         topic = servicebus.Topic(
             f"{name}-topic",
             topic_name=args.names.topic,
             namespace_name=namespace.name,
             resource_group_name=args.resource_group_name,
+            # A partitioned namespace refuses non-partitioned entities, and the reverse
+            # (learn.microsoft.com/azure/service-bus-messaging/enable-partitions-premium).
+            enable_partitioning=True if args.namespace.effective_partitions > 1 else None,
             opts=child,
         )
         subscription_id = (
@@ -108,14 +133,19 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         self.topic_name = topic.name
         self.subscriptions = {}
         self.connection_strings = {}
+        grants: dict[str, _Grant] = {}
         for service in args.services:
             subscription = self._subscription(service, namespace, topic, child) if service.consumes else None
             if subscription is not None:
                 self.subscriptions[service.name] = subscription.name
-            if service.principal_id and subscription_id is not None:
-                self._role_assignments(service, topic, subscription, subscription_id, child)
+            if service.principal_id:
+                self._collect_grants(grants, service, topic, subscription)
             if service.sas_rule:
                 self.connection_strings[service.name] = self._sas_rule(service, namespace, topic, child)
+
+        if subscription_id is not None:
+            for grant in grants.values():
+                self._role_assignment(grant, subscription_id, child)
 
         self.register_outputs(
             {
@@ -204,35 +234,46 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             )
         return subscription
 
-    def _role_assignments(
+    def _collect_grants(
         self,
+        grants: dict[str, _Grant],
         service: ServiceSettings,
         topic: servicebus.Topic,
         subscription: servicebus.Subscription | None,
-        subscription_id: pulumi.Output[str],
-        child: pulumi.ResourceOptions,
     ) -> None:
-        grants: list[tuple[str, ServiceBusRole, pulumi.Output[str]]] = []
+        principal = str(service.principal_id)
+        wanted: list[tuple[str, ServiceBusRole, pulumi.Output[str]]] = []
         if service.publishes:
-            grants.append(("sender", ServiceBusRole.DATA_SENDER, topic.id))
+            # One topic: the sender grant belongs to the principal, whichever services use it.
+            wanted.append((f"sender-{principal}", ServiceBusRole.DATA_SENDER, topic.id))
         if subscription is not None:
-            grants.append(("receiver", ServiceBusRole.DATA_RECEIVER, subscription.id))
-        for suffix, role, scope in grants:
-            authorization.RoleAssignment(
-                f"{self._name}-{service.name}-{suffix}",
-                role_assignment_name=str(
-                    uuid.uuid5(
-                        _ROLE_ASSIGNMENT_NAMESPACE,
-                        f"{self._args.names.namespace}/{service.name}/{service.principal_id}/{role.value}",
-                    )
+            wanted.append((f"{service.name}-receiver", ServiceBusRole.DATA_RECEIVER, subscription.id))
+        for key, role, scope in wanted:
+            grants.setdefault(key, _Grant(key, role, principal, scope)).services.append(service.name)
+
+    def _role_assignment(
+        self, grant: _Grant, subscription_id: pulumi.Output[str], child: pulumi.ResourceOptions
+    ) -> None:
+        role, principal = grant.role, grant.principal_id
+        authorization.RoleAssignment(
+            f"{self._name}-{grant.key}",
+            role_assignment_name=grant.scope.apply(lambda scope: role_assignment_name(scope, principal, role)),
+            principal_id=principal,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=role_definition_id(subscription_id, role),
+            scope=grant.scope,
+            # Stable text: an edit of the services sharing a grant must not touch the assignment.
+            description=f"{role.name.replace('_', ' ').title()} for the ML pipeline (least privilege)",
+            # Sender grants were once named per service: stacks deployed then update in place.
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    aliases=[pulumi.Alias(name=f"{self._name}-{service}-sender") for service in grant.services]
+                    if role is ServiceBusRole.DATA_SENDER
+                    else None
                 ),
-                principal_id=str(service.principal_id),
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                role_definition_id=role_definition_id(subscription_id, role),
-                scope=scope,
-                description=f"{service.name}: {role.name.replace('_', ' ').title()} (least privilege)",
-                opts=child,
-            )
+            ),
+        )
 
     def _sas_rule(
         self,

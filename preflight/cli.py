@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from preflight.analyzer import PolicyPackError, PolicyPackProcess
+from preflight.baseline import BaseError, Baseline, RevisionBaseline, read_states
 from preflight.mockrun import ProgramError
 from preflight.outputs import ReportWriteError, write_reports
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, renderers
-from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack
+from preflight.runner import Base, Layout, LoadedStack, StackResult, load_stacks, preflight_stack
 from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ class UsageError(Exception):
     """Options that do not fit together."""
 
 
-BAD_INPUT = (SettingsError, PolicyPackError, ProgramError, UsageError, ReportWriteError)
+BAD_INPUT = (SettingsError, PolicyPackError, ProgramError, UsageError, ReportWriteError, BaseError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +72,20 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--premium-hourly-usd", type=_hourly_rate, default=Rates.premium_per_unit_hourly, help="Premium rate per MU"
     )
+    base = cli.add_mutually_exclusive_group()
+    base.add_argument(
+        "--base",
+        metavar="REVISION",
+        help="judge the change from this git revision (e.g. the pull request's base): create, update, replace, delete",
+    )
+    base.add_argument(
+        "--base-state",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="judge the change from a real stack's state (`pulumi stack export` output); repeatable, one per stack",
+    )
     cli.add_argument("--root", type=Path, default=REPO, help=argparse.SUPPRESS)
     cli.add_argument("--debug", action="store_true", help="show tracebacks")
     return cli
@@ -103,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
     stacks = load_stacks(layout, args.stacks or layout.discover_stacks())
     if not stacks:
         raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
-    results = [_preflight(layout, stack) for stack in stacks]
+    with _baseline(args, layout, [stack.name for stack in stacks]) as baseline:
+        results = [_preflight(layout, stack, baseline.stack(stack.name)) for stack in stacks]
     context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
     available = renderers()
     # Everything is rendered before anything is written, and files before stdout: a failure leaves
@@ -116,12 +132,20 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(result.passed for result in results) else EXIT_VIOLATIONS
 
 
-def _preflight(layout: Layout, stack: LoadedStack) -> StackResult:
+def _baseline(args: argparse.Namespace, layout: Layout, stacks: Sequence[str]) -> Baseline:
+    if args.base:
+        return RevisionBaseline(layout, args.base, stacks)
+    if args.base_state:
+        return read_states(args.base_state, layout)
+    return Baseline("")
+
+
+def _preflight(layout: Layout, stack: LoadedStack, base: Base | None) -> StackResult:
     pack = PolicyPackProcess(layout.pack_dir, stack.config.project, stack.name)
     pack.spawn()  # the pack starts up while the program runs
     try:
         try:
-            return preflight_stack(layout, stack, pack)
+            return preflight_stack(layout, stack, pack, base)
         except ProgramError as error:
             raise ProgramError(f"{stack.stack_file}: the program failed: {error}") from error
     finally:

@@ -96,6 +96,14 @@ def locate(
     return Location(shown_as, line, f"{run.project}:{_dotted(found)}" if found else None)
 
 
+def locate_key(stack_file: Path, project: str, path: Sequence[str | int], shown_as: str) -> Location:
+    """The stack file line of a settings key (or of the nearest enclosing key present)."""
+    if not path:
+        return Location(shown_as, 1, None)
+    line, found = _line_of(stack_file, project, list(path))
+    return Location(shown_as, line, f"{project}:{_dotted(found)}" if found else None)
+
+
 def _dotted(path: Sequence[str | int]) -> str:
     text = ""
     for part in path:

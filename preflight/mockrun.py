@@ -107,14 +107,15 @@ def stack_urn(project: str, stack: str) -> str:
 class AzureMocks(pulumi.runtime.Mocks):
     """Answers registrations and invokes the way Azure would, where the program reads the result."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscription_id: str = MOCK_SUBSCRIPTION_ID) -> None:
         self._ids_by_name: dict[tuple[str, str], str] = {}
+        self._subscription_id = subscription_id
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.custom:
             return None, dict(args.inputs)
         azure_name = self._azure_name(args.typ, args.name, args.inputs)
-        resource_id = self._arm_id(args.typ, azure_name, args.inputs)
+        resource_id = self._arm_id(args.typ, azure_name, args.inputs, self._subscription_id)
         state = {**args.inputs, "name": azure_name, "id": resource_id}
         if args.typ == "azure-native:servicebus:Namespace":
             state["serviceBusEndpoint"] = f"https://{azure_name}.servicebus.windows.net:443/"
@@ -123,7 +124,7 @@ class AzureMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "azure-native:authorization:getClientConfig":
             return {
-                "subscriptionId": MOCK_SUBSCRIPTION_ID,
+                "subscriptionId": self._subscription_id,
                 "tenantId": MOCK_TENANT_ID,
                 "clientId": "mock-client",
                 "objectId": "mock-object",
@@ -151,8 +152,8 @@ class AzureMocks(pulumi.runtime.Mocks):
         return value if isinstance(value, str) else logical_name
 
     @staticmethod
-    def _arm_id(type_: str, azure_name: str, inputs: Mapping[str, Any]) -> str:
-        subscription = f"/subscriptions/{MOCK_SUBSCRIPTION_ID}"
+    def _arm_id(type_: str, azure_name: str, inputs: Mapping[str, Any], subscription_id: str) -> str:
+        subscription = f"/subscriptions/{subscription_id}"
         group = f"{subscription}/resourceGroups/{inputs.get('resourceGroupName', 'unknown')}"
         _, segment = _ARM_SHAPES.get(type_, ("", f"providers/mock/{type_.replace(':', '.')}"))
         if type_ == "azure-native:resources:ResourceGroup":
@@ -184,6 +185,14 @@ class RecordingMonitor(mocks.MockMonitor):
                 qualified = f"{parent_type}${type_}"
         return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
 
+    def _alias_urn(self, alias: Any, request: Any) -> str:
+        """An alias as the engine resolves it: a URN, or a spec whose blanks are the resource's own values."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == STACK_TYPE:
@@ -208,7 +217,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     "ignoreChanges": list(request.ignoreChanges),
                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
                     "retainOnDelete": bool(request.retainOnDelete),
-                    "aliases": [alias.urn for alias in request.aliases if alias.urn],
+                    "aliases": [self._alias_urn(alias, request) for alias in request.aliases],
                 },
             )
         )
@@ -231,10 +240,15 @@ def run_program(
     config: Mapping[str, str],
     secret_keys: Sequence[str] = (),
     preview: bool = True,
+    subscription_id: str = MOCK_SUBSCRIPTION_ID,
 ) -> ProgramRun:
-    """Run ``program_dir/__main__.py`` under mocks with the given engine-style config."""
+    """Run ``program_dir/__main__.py`` under mocks with the given engine-style config.
+
+    ``subscription_id`` is the Azure subscription the mocks answer with (ARM IDs, ``getClientConfig``):
+    compared with a real stack's state, it must be that state's.
+    """
     return contextvars.Context().run(
-        _run_isolated, program_dir, project, stack, dict(config), list(secret_keys), preview
+        _run_isolated, program_dir, project, stack, dict(config), list(secret_keys), preview, subscription_id
     )
 
 
@@ -245,12 +259,13 @@ def _run_isolated(
     config: dict[str, str],
     secret_keys: list[str],
     preview: bool,
+    subscription_id: str,
 ) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         ROOT.set(None)
-        monitor = RecordingMonitor(AzureMocks())
+        monitor = RecordingMonitor(AzureMocks(subscription_id))
         pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
         pulumi.runtime.set_all_config(config, secret_keys)
         with _importable(program_dir):

@@ -17,6 +17,7 @@ class PlanRow:
     type: str
     name: str
     protect: bool
+    urn: str = ""
 
 
 def plan_rows(run: ProgramRun) -> list[PlanRow]:
@@ -24,7 +25,7 @@ def plan_rows(run: ProgramRun) -> list[PlanRow]:
     children: dict[str, list[RecordedResource]] = {}
     for resource in run.resources:
         children.setdefault(resource.parent or run.stack_urn, []).append(resource)
-    rows = [PlanRow(0, "", STACK_TYPE, f"{run.project}-{run.stack}", False)]
+    rows = [PlanRow(0, "", STACK_TYPE, f"{run.project}-{run.stack}", False, run.stack_urn)]
     rows.extend(_walk(children, run.stack_urn, "", 1))
     return rows
 
@@ -33,7 +34,9 @@ def _walk(children: dict[str, list[RecordedResource]], parent: str, indent: str,
     kids = sorted(children.get(parent, []), key=lambda r: (r.type, r.name))
     for index, resource in enumerate(kids):
         last = index == len(kids) - 1
-        yield PlanRow(depth, f"{indent}{'└─ ' if last else '├─ '}", resource.type, resource.name, resource.protect)
+        yield PlanRow(
+            depth, f"{indent}{'└─ ' if last else '├─ '}", resource.type, resource.name, resource.protect, resource.urn
+        )
         yield from _walk(children, resource.urn, indent + ("   " if last else "│  "), depth + 1)
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
-from preflight.mockrun import ProgramRun, run_program
+from preflight.change_rules import ChangeDiagnostic, evaluate, load_levels
+from preflight.changes import ResourceState, StackChanges, diff
+from preflight.mockrun import MOCK_SUBSCRIPTION_ID, ProgramRun, run_program
 from settings.errors import SettingsError
 from settings.model import StackSettings
 from settings.stack_file import StackConfig, load_stack_file
@@ -40,6 +42,10 @@ class Layout:
 
     def policy_config(self, stack: str) -> Path:
         return self.pack_dir / "config" / f"{stack}.json"
+
+    def change_config(self, stack: str) -> Path:
+        """Enforcement levels of the change rules for one stack (optional: all mandatory without it)."""
+        return self.pack_dir / "changes" / f"{stack}.json"
 
     def relative(self, path: Path) -> str:
         """A path as shown to people: relative to the repository when inside it."""
@@ -73,11 +79,19 @@ class StackResult:
     stack: LoadedStack
     run: ProgramRun
     policies: PolicyReport
+    changes: StackChanges | None = None
+    """The change against the base (``--base``/``--base-state``), or None when judging the end state only."""
+    change_diagnostics: tuple[ChangeDiagnostic, ...] = ()
+
+    @property
+    def blocking_changes(self) -> list[ChangeDiagnostic]:
+        """Change-rule violations that block the update."""
+        return [d for d in self.change_diagnostics if d.blocking]
 
     @property
     def passed(self) -> bool:
-        """No mandatory violation."""
-        return not self.policies.mandatory
+        """No mandatory violation, of a policy or of a change rule."""
+        return not self.policies.mandatory and not self.blocking_changes
 
 
 def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
@@ -108,14 +122,39 @@ def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
     return loaded
 
 
-def preflight_stack(layout: Layout, stack: LoadedStack, pack: PolicyPackProcess) -> StackResult:
-    """Run the program for one stack under mocks and judge it with its policy config."""
+@dataclass(frozen=True)
+class Base:
+    """What one stack's change is judged against."""
+
+    label: str
+    resources: tuple[ResourceState, ...]
+    subscription_id: str = MOCK_SUBSCRIPTION_ID
+
+
+def preflight_stack(
+    layout: Layout, stack: LoadedStack, pack: PolicyPackProcess, base: Base | None = None
+) -> StackResult:
+    """Run the program for one stack under mocks and judge it with its policy config (and its change)."""
     config = stack.config
-    run = run_program(layout.root, config.project, stack.name, _engine_config(config), sorted(config.secret_keys))
+    run = run_program(
+        layout.root,
+        config.project,
+        stack.name,
+        engine_config(config),
+        sorted(config.secret_keys),
+        subscription_id=base.subscription_id if base else MOCK_SUBSCRIPTION_ID,
+    )
     pack.connect()
-    return StackResult(stack, run, evaluate_program(pack, run, stack.policy_config, layout.relative))
+    policies = evaluate_program(pack, run, stack.policy_config, layout.relative)
+    if base is None:
+        return StackResult(stack, run, policies)
+    changes = diff(base.resources, [ResourceState.from_recorded(r) for r in run.resources], base.label)
+    change_config = layout.change_config(stack.name)
+    levels = load_levels(change_config, layout.relative(change_config))
+    return StackResult(stack, run, policies, changes, tuple(evaluate(changes, stack.settings, levels)))
 
 
-def _engine_config(config: StackConfig) -> dict[str, str]:
+def engine_config(config: StackConfig) -> dict[str, str]:
+    """A stack's config as the engine hands it to the program."""
     # secure: values cannot be decrypted offline; the program sees them as secrets of unknown value.
     return {**config.for_engine(), **{key: "[secret]" for key in config.secret_keys}}

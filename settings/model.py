@@ -35,6 +35,8 @@ MIN_LOCK_DURATION = timedelta(seconds=5)
 MIN_MESSAGE_TTL = timedelta(seconds=1)
 MAX_MESSAGE_TTL = timedelta(days=10675199)  # TimeSpan.MaxValue in whole days, Azure's ceiling
 MAX_DELIVERY_COUNT_CEILING = 2000
+# Premium messaging units per partition (Azure REST API SBSku.capacity; docs/azure-facts.md).
+UNITS_PER_PARTITION = (1, 2, 4, 8, 16)
 # Service Bus quotas (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
 MAX_SUBSCRIPTIONS_PER_TOPIC = 2000
 MAX_CORRELATION_FILTERS_PER_TOPIC = 100_000
@@ -209,11 +211,12 @@ class NamespaceSettings(_Model):
     """The Service Bus namespace: tier, capacity and security posture."""
 
     tier: Tier = Field(description="Standard or Premium; Basic has no topics.")
-    capacity: Literal[1, 2, 4, 8, 16] | None = Field(
-        default=None, description="Premium messaging units; Premium only (default 1)."
+    capacity: int | None = Field(
+        default=None,
+        description="Premium messaging units: 1, 2, 4, 8 or 16 times premiumMessagingPartitions; Premium only.",
     )
     premium_messaging_partitions: Literal[1, 2, 4] | None = Field(
-        default=None, description="Premium partitions; Premium only (default 1)."
+        default=None, description="Premium partitions, fixed when the namespace is created; Premium only (default 1)."
     )
     minimum_tls_version: TlsVersion = Field(
         default=TlsVersion.TLS_1_2, description="Lowest TLS version clients may use."
@@ -225,7 +228,15 @@ class NamespaceSettings(_Model):
     )
     protected: bool = Field(
         default=False,
-        description="Pulumi `protect` plus a CanNotDelete management lock on the namespace.",
+        description="Pulumi `protect` on the namespace: no update or destroy can delete or replace it.",
+    )
+    delete_lock: bool = Field(
+        default=False,
+        description=(
+            "A CanNotDelete management lock on the namespace. It also blocks deleting any subscription, rule or "
+            "role assignment below it, so removing or renaming a service needs the lock lifted first "
+            "(docs/day2.md)."
+        ),
     )
 
     @field_validator("tier", mode="before")
@@ -244,13 +255,19 @@ class NamespaceSettings(_Model):
             ):
                 if value is not None:
                     raise KeyedError(key, f"is only allowed with tier Premium (tier is {self.tier})")
-        elif (self.effective_capacity or 1) % self.effective_partitions:
+        elif self.effective_capacity not in self.allowed_capacities:
+            allowed = ", ".join(str(units) for units in self.allowed_capacities)
             raise KeyedError(
                 "capacity",
-                f"capacity {self.effective_capacity} must be a multiple of "
-                f"premiumMessagingPartitions {self.effective_partitions}",
+                f"{self.effective_capacity} is not one of {allowed} (messaging units are 1, 2, 4, 8 or 16 times "
+                f"premiumMessagingPartitions, which is {self.effective_partitions})",
             )
         return self
+
+    @property
+    def allowed_capacities(self) -> tuple[int, ...]:
+        """Messaging units Azure accepts for this many partitions (Azure REST API, SBSku.capacity)."""
+        return tuple(units * self.effective_partitions for units in UNITS_PER_PARTITION)
 
     @property
     def effective_capacity(self) -> int | None:
@@ -289,6 +306,13 @@ class StackSettings(_Model):
         default=(), description="Event types published from outside the pipeline."
     )
     services: tuple[ServiceSettings, ...] = Field(min_length=1, description="The pipeline's services.")
+    retired_services: tuple[ServiceName, ...] = Field(
+        default=(),
+        description=(
+            "Services removed on purpose: their subscriptions, with any waiting and dead-lettered messages, "
+            "may be deleted (the change rule change-subscription-deleted asks for this acknowledgement)."
+        ),
+    )
 
     @field_validator("location")
     @classmethod
@@ -356,6 +380,17 @@ class StackSettings(_Model):
         repeated = sorted(name for name, count in counts.items() if count > 1)
         if repeated:
             raise KeyedError("services", f"service names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    @model_validator(mode="after")
+    def _retired_services_are_gone(self) -> StackSettings:
+        active = {service.name for service in self.services}
+        still_here = sorted(set(self.retired_services) & active)
+        if still_here:
+            raise KeyedError(
+                "retiredServices",
+                f"{', '.join(still_here)} still run (listed under services); retire a service only once it is removed",
+            )
         return self
 
     @model_validator(mode="after")

@@ -194,11 +194,10 @@ def the_namespace_follows_the_configured_tier_and_security_posture(stack: StackR
 def protection_follows_the_config(stack: StackRun) -> None:
     namespace = only(stack.run, NAMESPACE)
     locks = stack.run.of_type(LOCK)
-    if not stack.settings.namespace.protected:
-        assert namespace.protect is False
+    assert namespace.protect is stack.settings.namespace.protected
+    if not stack.settings.namespace.delete_lock:
         assert locks == []
         return
-    assert namespace.protect is True
     (lock,) = locks
     assert lock.inputs["level"] == "CanNotDelete"
     assert lock.inputs["scope"] == namespace.id

@@ -15,7 +15,7 @@ from preflight.analyzer import (
     PolicyReport,
     load_policy_config,
 )
-from tests.support import REPO
+from tests.support import FIXTURE_LAYOUT, REPO
 
 PACK_DIR = REPO / "policies"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a value unknown during preview
@@ -28,9 +28,9 @@ def judge(
     stack: str = "prod",
     overrides: Mapping[str, Mapping[str, Any] | str] | None = None,
 ) -> PolicyReport:
-    """Evaluate with ``policies/config/<stack>.json``, optionally overriding some policies' entries
+    """Evaluate with the fixture ``policies/config/<stack>.json``, optionally overriding some policies' entries
     (an enforcement level, or properties with an optional ``enforcementLevel``)."""
-    config = load_policy_config(PACK_DIR / "config" / f"{stack}.json")
+    config = load_policy_config(FIXTURE_LAYOUT.policy_config(stack))
     for name, override in (overrides or {}).items():
         base = config.get(name, PolicyConfig())
         if isinstance(override, str):
@@ -47,8 +47,8 @@ def hits(report: PolicyReport, policy: str) -> list[Diagnostic]:
 
 
 def configured_level(stack: str, policy: str) -> str:
-    """The enforcement level ``policies/config/<stack>.json`` gives a policy."""
-    level = load_policy_config(PACK_DIR / "config" / f"{stack}.json")[policy].enforcement_level
+    """The enforcement level the fixture ``policies/config/<stack>.json`` gives a policy."""
+    level = load_policy_config(FIXTURE_LAYOUT.policy_config(stack))[policy].enforcement_level
     assert level is not None
     return level
 

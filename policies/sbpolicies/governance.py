@@ -112,7 +112,7 @@ DELETE_LOCK = Meta(
     name="servicebus-namespace-delete-lock",
     description="A CanNotDelete management lock covers each namespace.",
     severity=Severity.HIGH,
-    remediation="Set namespace.protected: true; the component adds a CanNotDelete ManagementLockByScope.",
+    remediation="Set namespace.deleteLock: true; the component adds a CanNotDelete ManagementLockByScope.",
     source="Microsoft 'Lock your resources to protect your infrastructure'",
     url=LOCK_DOC,
 )

@@ -26,6 +26,7 @@ from sbpolicies.common import (
     value_at,
 )
 
+PARTITIONS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/enable-partitions-premium"
 TIERS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-premium-messaging"
 # Published US list price seen in secondary sources, 2024-2025 (service-bus-facts.md): an estimate.
 PREMIUM_MONTHLY_ESTIMATE_USD = 677
@@ -80,11 +81,11 @@ def check_premium_cost(args: ResourceValidationArgs, report: ReportViolation) ->
 
 PREMIUM_CAPACITY = Meta(
     name="servicebus-premium-capacity",
-    description="Premium namespaces request a supported number of messaging units.",
+    description="Premium namespaces request 1, 2, 4, 8 or 16 messaging units per partition.",
     severity=Severity.MEDIUM,
-    remediation="Set namespace.capacity to one of 1, 2, 4, 8, 16.",
-    source="Microsoft Service Bus Premium messaging units (1, 2, 4, 8, 16)",
-    url=TIERS_DOC,
+    remediation="Set namespace.capacity to 1, 2, 4, 8 or 16 times namespace.premiumMessagingPartitions.",
+    source="Azure REST API SBSku.capacity: {1, 2, 4, 8, 16} multiples of premiumMessagingPartitions",
+    url=PARTITIONS_DOC,
 )
 
 
@@ -92,12 +93,20 @@ def check_premium_capacity(args: ResourceValidationArgs, report: ReportViolation
     if not is_type(args.resource_type, "servicebus", "Namespace") or _tier(args) != "Premium":
         return
     capacity = value_at(args.props, "sku", "capacity")
-    if capacity is None:
-        return  # Azure's default for Premium is 1 messaging unit, which is allowed.
-    allowed = [int(c) for c in args.get_config()["allowedCapacities"]]
-    if capacity not in allowed:
+    partitions = value_at(args.props, "premiumMessagingPartitions")
+    if capacity is None and partitions in (None, 1):
+        return  # Azure's default for Premium is 1 messaging unit in 1 partition, which is allowed.
+    if not isinstance(partitions, int | float | None) or not isinstance(capacity, int | float | None):
+        return  # unknown during preview (numbers arrive as floats over the protocol)
+    per_partition = int(partitions or 1)
+    allowed = [int(units) * per_partition for units in args.get_config()["allowedUnitsPerPartition"]]
+    if per_partition not in (1, 2, 4) or int(capacity or 1) not in allowed:
         who = label("Namespace", args.name, args.props, "namespaceName")
-        report(f"{who} requests capacity {show(capacity)}; required: one of {allowed}.", None)
+        report(
+            f"{who} requests capacity {show(capacity or 1)} with {per_partition} partition(s); required: "
+            f"premiumMessagingPartitions 1, 2 or 4 and capacity one of {allowed}.",
+            None,
+        )
 
 
 NO_BASIC_WITH_TOPICS = Meta(
@@ -130,10 +139,11 @@ POLICIES = [
         check_premium_capacity,
         schema(
             {
-                "allowedCapacities": {
+                "allowedUnitsPerPartition": {
                     "type": "array",
                     "items": {"type": "integer", "enum": [1, 2, 4, 8, 16]},
                     "default": [1, 2, 4, 8, 16],
+                    "description": "messaging units per partition (capacity / premiumMessagingPartitions)",
                 }
             }
         ),

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from preflight.analyzer import Diagnostic
+from preflight.change_rules import RULES
+from preflight.changes import ChangeKind
+from preflight.locate import Location
 from preflight.plan import to_create
 from preflight.pricing import estimate
 from preflight.reports import ReportContext
@@ -63,6 +66,7 @@ def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
             for r in run.resources
         ],
         "diagnostics": [_diagnostic(result, d, context) for d in report.diagnostics],
+        **_changes(result, context),
         "outputs": {k: SECRET if k in run.secret_outputs else v for k, v in run.outputs.items()},
         "estimate": {
             "label": "estimate",
@@ -74,6 +78,47 @@ def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
             "asOf": cost.as_of,
         },
     }
+
+
+def _changes(result: StackResult, context: ReportContext) -> dict[str, Any]:
+    """``changes`` (what the update does, resource by resource) when a base was given; nothing otherwise."""
+    if result.changes is None:
+        return {}
+    rules = {rule.name: rule for rule in RULES}
+    return {
+        "changes": {
+            "base": result.changes.base_label,
+            "counts": {kind.value: count for kind, count in result.changes.counts().items()},
+            "resources": [
+                {
+                    "kind": change.kind.value,
+                    "urn": change.urn,
+                    "type": change.type,
+                    "name": change.name,
+                    "properties": [{"key": p.key, "old": p.old, "new": p.new} for p in change.properties],
+                    "replaceKeys": list(change.replace_keys),
+                }
+                for change in result.changes.changes
+                if change.kind is not ChangeKind.SAME
+            ],
+            "diagnostics": [
+                {
+                    "rule": d.policy_name,
+                    "enforcementLevel": d.enforcement_level,
+                    "message": d.message,
+                    "description": d.description,
+                    "urn": d.urn,
+                    "url": rules[d.policy_name].url,
+                    "location": _location(location_of(result, d, context.layout)),
+                }
+                for d in result.change_diagnostics
+            ],
+        }
+    }
+
+
+def _location(where: Location) -> dict[str, Any]:
+    return {"file": where.file, "line": where.line, "key": where.key}
 
 
 def _diagnostic(result: StackResult, diagnostic: Diagnostic, context: ReportContext) -> dict[str, Any]:
@@ -89,5 +134,5 @@ def _diagnostic(result: StackResult, diagnostic: Diagnostic, context: ReportCont
         "remediation": policy.remediation,
         "source": policy.source,
         "url": policy.url,
-        "location": {"file": where.file, "line": where.line, "key": where.key},
+        "location": _location(where),
     }

@@ -11,10 +11,18 @@ import re
 from collections.abc import Sequence
 
 from preflight.analyzer import Diagnostic
-from preflight.plan import count_by_type, plan_rows, to_create
+from preflight.change_rules import RULES
+from preflight.plan import count_by_type
 from preflight.pricing import estimate
 from preflight.reports import ReportContext
-from preflight.reports.common import location_of, resource_name, verdict_word
+from preflight.reports.common import (
+    change_summary,
+    location_of,
+    marked_plan,
+    property_lines,
+    resource_name,
+    verdict_word,
+)
 from preflight.routing import routing
 from preflight.runner import StackResult
 
@@ -58,7 +66,7 @@ def _document(
 
 
 def _headline(failed: Sequence[str]) -> str:
-    return f"❌ blocked by policy in {', '.join(failed)}" if failed else "✅ all stacks pass"
+    return f"❌ blocked in {', '.join(failed)}" if failed else "✅ all stacks pass"
 
 
 def _stack(
@@ -76,10 +84,11 @@ def _stack(
         f"## {icon} `{result.stack.name}`: {verdict_word(result)}",
         "",
         f"**{len(report.mandatory)} mandatory** and {len(report.advisory)} advisory policy result(s); "
-        f"{to_create(result.run)} resources to create; tier {cost.tier}, "
+        f"{change_summary(result)}; tier {cost.tier}, "
         f"estimated **${cost.monthly_usd:,.2f}/month** at list price.",
         "",
     ]
+    parts += _changes(result, context)
     parts += _diagnostics("Mandatory", report.mandatory, result, context)
     parts += _diagnostics("Advisory", report.advisory, result, context)
     if not tables:
@@ -123,13 +132,42 @@ def _diagnostics(
     return [*lines, ""]
 
 
+def _changes(result: StackResult, context: ReportContext) -> list[str]:
+    """ "What this pull request changes": the change rules' findings, then every resource that changes."""
+    if result.changes is None:
+        return []
+    lines = [f"### What this pull request changes (compared with {result.changes.base_label})", ""]
+    if result.change_diagnostics:
+        lines += ["| change rule | level | resource | what Azure would do, and what to do instead | where |"]
+        lines += ["|---|---|---|---|---|"]
+        for diagnostic in result.change_diagnostics:
+            where = location_of(result, diagnostic, context.layout)
+            url = next((rule.url for rule in RULES if rule.name == diagnostic.policy_name), "")
+            lines.append(
+                f"| [`{diagnostic.policy_name}`]({url}) | {diagnostic.enforcement_level} | "
+                f"`{resource_name(result, diagnostic)}` | {_cell(diagnostic.message)} | `{where.file}:{where.line}` |"
+            )
+        lines.append("")
+    changed = [(symbol, row) for symbol, row in marked_plan(result) if symbol.strip()]
+    if not changed:
+        return [*lines, "No resource changes.", ""]
+    lines += ["```diff"]
+    lines += [f"{symbol} {row.type} {row.name}" for symbol, row in changed]
+    lines += ["```", ""]
+    details = property_lines(result)
+    if details:
+        lines += ["<details><summary>Changed properties</summary>", "", "```", *details, "```", "", "</details>", ""]
+    return lines
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _plan(result: StackResult, max_chars: int | None) -> list[str]:
     rows = [
-        f"+ {row.prefix}{row.type} {row.name}{' [protect]' if row.protect else ''}" for row in plan_rows(result.run)
+        f"{symbol} {row.prefix}{row.type} {row.name}{' [protect]' if row.protect else ''}"
+        for symbol, row in marked_plan(result)
     ]
     kept: list[str] = []
     used = 0

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from preflight.analyzer import Diagnostic, PolicyInfo
+from preflight.change_rules import RULES, ChangeRule
 from preflight.reports import ReportContext
 from preflight.reports.common import location_of, resource_name
 from preflight.runner import StackResult
@@ -25,9 +26,14 @@ def render(results: Sequence[StackResult], context: ReportContext) -> str:
 def log(results: Sequence[StackResult], context: ReportContext) -> dict[str, Any]:
     """The SARIF log as data: one run, every stack's results in it."""
     policies: list[PolicyInfo] = list(results[0].policies.pack.policies) if results else []
-    index = {policy.name: i for i, policy in enumerate(policies)}
+    rules = [_rule(policy) for policy in policies]
+    if any(result.changes is not None for result in results):
+        rules += [_change_rule(rule) for rule in RULES]
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
     sarif_results = [
-        _result(result, diagnostic, index, context) for result in results for diagnostic in result.policies.diagnostics
+        _result(result, diagnostic, index, context)
+        for result in results
+        for diagnostic in (*result.policies.diagnostics, *result.change_diagnostics)
     ]
     return {
         "$schema": SARIF_SCHEMA,
@@ -39,7 +45,7 @@ def log(results: Sequence[StackResult], context: ReportContext) -> dict[str, Any
                         "name": "ml-messaging-preflight",
                         "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
                         "semanticVersion": results[0].policies.pack.version if results else "0.0.0",
-                        "rules": [_rule(policy) for policy in policies],
+                        "rules": rules,
                     }
                 },
                 "automationDetails": {"id": "preflight/" + "+".join(r.stack.name for r in results)},
@@ -71,6 +77,22 @@ def _rule(policy: PolicyInfo) -> dict[str, Any]:
     if policy.url:
         rule["helpUri"] = policy.url
     return rule
+
+
+def _change_rule(rule: ChangeRule) -> dict[str, Any]:
+    return {
+        "id": rule.name,
+        "name": "".join(part.capitalize() for part in rule.name.split("-")),
+        "shortDescription": {"text": rule.description},
+        "fullDescription": {"text": rule.description},
+        "help": {
+            "text": f"{rule.description}\n\nWhy: {rule.url}",
+            "markdown": f"{rule.description} ([why]({rule.url}))",
+        },
+        "helpUri": rule.url,
+        "defaultConfiguration": {"level": "error" if rule.default_level == "mandatory" else "warning"},
+        "properties": {"tags": ["pulumi", "change-rule", "azure-service-bus"], "precision": "very-high"},
+    }
 
 
 def _result(

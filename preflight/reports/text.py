@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from preflight.plan import plan_rows, to_create
 from preflight.reports import ReportContext
-from preflight.reports.common import resource_name, verdict_line
+from preflight.reports.common import change_summary, marked_plan, property_lines, resource_name, verdict_line
 from preflight.runner import StackResult
 
 
@@ -18,17 +17,28 @@ def render(results: Sequence[StackResult], context: ReportContext) -> str:
 
 
 def _stack(result: StackResult) -> str:
-    rows = plan_rows(result.run)
-    width = max(len(row.prefix) + len(row.type) for row in rows) + 2
+    rows = marked_plan(result)
+    width = max(len(row.prefix) + len(row.type) for _, row in rows) + 2
+    against = f", compared with {result.changes.base_label}" if result.changes is not None else ""
     lines = [
-        f"Previewing stack {result.stack.name} (offline: mock runtime, policy pack over the Analyzer protocol)",
+        f"Previewing stack {result.stack.name} (offline: mock runtime, policy pack over the Analyzer protocol"
+        f"{against})",
         "",
         f"     {'Type'.ljust(width)}Name",
     ]
-    for row in rows:
+    for symbol, row in rows:
         protect = "  [protect]" if row.protect else ""
-        lines.append(f" +   {(row.prefix + row.type).ljust(width)}{row.name}{protect}")
+        lines.append(f" {symbol.ljust(3)} {(row.prefix + row.type).ljust(width)}{row.name}{protect}")
     lines.append("")
+    details = property_lines(result)
+    if details:
+        lines += ["Changes:", *(f"    {line}" for line in details), ""]
+    if result.changes is not None:
+        lines.append(f"Change rules ({len(result.blocking_changes)} blocking):")
+        for change in result.change_diagnostics:
+            where = resource_name(result, change)
+            lines.append(f"    {change.enforcement_level} [{change.policy_name}] {where}: {change.message}")
+        lines.append("")
     lines.append("Policies:")
     report = result.policies
     for title, diagnostics in (("mandatory", report.mandatory), ("advisory", report.advisory)):
@@ -36,5 +46,5 @@ def _stack(result: StackResult) -> str:
         for diagnostic in diagnostics:
             lines.append(f"      [{diagnostic.policy_name}] {resource_name(result, diagnostic)}: {diagnostic.message}")
     lines.append("")
-    lines.append(f"Resources:\n    + {to_create(result.run)} to create")
+    lines.append(f"Resources:\n    {change_summary(result)}")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from preflight.analyzer import (
     load_policy_config,
     reconcile_config,
 )
+from settings.model import NamespaceSettings
 from settings.stack_file import load_stack_file
 from tests.policy_support import PACK_DIR
 from tests.support import FIXTURE_LAYOUT, PROJECT_FILE, SHIPPED_STACKS, STACKS_DIR
@@ -77,16 +79,19 @@ def test_every_policy_has_an_explicit_level_in_every_stack_config(stack: str, pa
     assert unset == [], f"policies/config/{stack}.json sets no enforcementLevel for {unset}"
 
 
-PROTECTION_POLICIES = ("servicebus-namespace-protected", "servicebus-namespace-delete-lock")
+PROTECTION_POLICIES: dict[str, Callable[[NamespaceSettings], bool]] = {
+    "servicebus-namespace-protected": lambda namespace: namespace.protected,
+    "servicebus-namespace-delete-lock": lambda namespace: namespace.delete_lock,
+}
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_protection_policies_are_mandatory_exactly_where_the_stack_is_protected(stack: str) -> None:
-    # Protected: removing `protected: true` must be blocked. Unprotected: mandatory would block the stack.
+def test_protection_policies_are_mandatory_exactly_where_the_stack_asks_for_protection(stack: str) -> None:
+    # Asked for: removing it must be blocked. Not asked for: mandatory would block the stack.
     _, settings = load_stack_file(STACKS_DIR / f"Pulumi.{stack}.yaml", PROJECT_FILE)
     levels = load_policy_config(PACK_DIR / "config" / f"{stack}.json")
-    for policy in PROTECTION_POLICIES:
-        assert (levels[policy].enforcement_level == "mandatory") is settings.namespace.protected, policy
+    for policy, asked in PROTECTION_POLICIES.items():
+        assert (levels[policy].enforcement_level == "mandatory") is asked(settings.namespace), policy
 
 
 def test_prod_blocks_what_dev_tolerates() -> None:

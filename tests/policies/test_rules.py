@@ -23,6 +23,8 @@ from tests.policy_support import (
 )
 
 SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+# The fixture prod stack's training service publishes as this principal: its sender grant's logical name.
+TRAINING_SENDER = "ml-pipeline-sender-7a9e5d20-4c1b-4f3a-8e62-1b0c9d8f7e22"
 DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
 ROLE_PREFIX = "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/"
 
@@ -166,7 +168,8 @@ CASES = [
     Case(
         "servicebus-premium-capacity",
         ns(sku__capacity=3),
-        "requests capacity 3; required: one of [1, 2, 4, 8, 16]",
+        "requests capacity 3 with 1 partition(s); required: premiumMessagingPartitions 1, 2 or 4 and capacity one of "
+        "[1, 2, 4, 8, 16]",
         ns(sku__capacity=...),
         False,
         ns(sku__capacity=UNKNOWN),
@@ -234,9 +237,9 @@ CASES = [
         "servicebus-rbac-least-privilege",
         owner_on_namespace("/subscriptions/0/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sbns-x"),
         "grants Azure Service Bus Data Owner on a Service Bus scope",
-        lambda rs: change(rs, "RoleAssignment", "ml-pipeline-training-sender", roleDefinitionId=...),
+        lambda rs: change(rs, "RoleAssignment", TRAINING_SENDER, roleDefinitionId=...),
         True,
-        lambda rs: change(rs, "RoleAssignment", "ml-pipeline-training-sender", scope=UNKNOWN, roleDefinitionId=UNKNOWN),
+        lambda rs: change(rs, "RoleAssignment", TRAINING_SENDER, scope=UNKNOWN, roleDefinitionId=UNKNOWN),
         extra_bad=(
             (
                 "owner found through the scope's dependency while the scope is unknown",
@@ -248,7 +251,7 @@ CASES = [
                 lambda rs: change(
                     rs,
                     "RoleAssignment",
-                    "ml-pipeline-training-sender",
+                    TRAINING_SENDER,
                     roleDefinitionId=ROLE_PREFIX + "b24988ac-6180-42a0-ab88-20f7382dd24c",
                 ),
                 "grants Contributor",
@@ -424,7 +427,7 @@ def passes_and_fails(
 
 CONFIG_OVERRIDES = [
     ("servicebus-minimum-tls", {"minimumVersion": "1.3"}, same),
-    ("servicebus-premium-capacity", {"allowedCapacities": [2]}, same),
+    ("servicebus-premium-capacity", {"allowedUnitsPerPartition": [2]}, same),
     ("servicebus-subscription-max-delivery-count", {"minimum": 6}, same),
     ("servicebus-subscription-lock-duration", {"maximum": "PT2M"}, same),
     ("servicebus-entity-names", {"subscriptionPrefix": "sub-"}, same),
@@ -457,9 +460,9 @@ def test_enforcement_level_overrides_apply(pack: PolicyPackProcess, prod_resourc
 
 def test_all_sets_every_level_and_specific_entries_win(pack: PolicyPackProcess, prod_resources: Resources) -> None:
     from preflight.analyzer import PolicyConfig, load_policy_config
-    from tests.policy_support import PACK_DIR
+    from tests.support import FIXTURE_LAYOUT
 
-    config = load_policy_config(PACK_DIR / "config" / "prod.json")
+    config = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     relaxed = {name: PolicyConfig(None, entry.properties) for name, entry in config.items()}
     relaxed["all"] = PolicyConfig("advisory")
     relaxed["servicebus-minimum-tls"] = PolicyConfig("mandatory", {})

@@ -48,11 +48,18 @@ def test_fixture_stacks_pass_with_only_the_accepted_advisories(stack: str, pack:
 
 
 def prod_namespace(**changes: Any) -> dict[str, Any]:
-    return {"tier": "Premium", "capacity": 1, "minimumTlsVersion": "1.2", "protected": True, **changes}
+    return {
+        "tier": "Premium",
+        "capacity": 1,
+        "minimumTlsVersion": "1.2",
+        "protected": True,
+        "deleteLock": True,
+        **changes,
+    }
 
 
 def test_prod_on_standard_is_blocked(pack: PolicyPackProcess) -> None:
-    run = run_stack("prod", namespace={"tier": "Standard", "protected": True})
+    run = run_stack("prod", namespace={"tier": "Standard", "protected": True, "deleteLock": True})
     assert blocked_by(verdict(pack, run)) == {"servicebus-tier-premium"}
 
 
@@ -72,7 +79,7 @@ def test_prod_with_a_subscription_missing_its_filter_is_blocked(pack: PolicyPack
 
 
 def test_prod_without_protection_is_blocked_twice(pack: PolicyPackProcess) -> None:
-    run = run_stack("prod", namespace=prod_namespace(protected=False))
+    run = run_stack("prod", namespace=prod_namespace(protected=False, deleteLock=False))
     assert blocked_by(verdict(pack, run)) == {
         "servicebus-namespace-protected",
         "servicebus-namespace-delete-lock",

@@ -40,7 +40,8 @@ def test_bad_config_fails_the_program_with_one_clear_message_and_no_traceback() 
     with pytest.raises(ProgramError) as caught:
         run_stack("prod", namespace={"tier": "Premium", "capacity": 3})
     assert str(caught.value) == (
-        "stacks/Pulumi.prod.yaml: ml-messaging:namespace.capacity: 3 is not one of 1, 2, 4, 8, 16"
+        "stacks/Pulumi.prod.yaml: ml-messaging:namespace.capacity: 3 is not one of 1, 2, 4, 8, 16 "
+        "(messaging units are 1, 2, 4, 8 or 16 times premiumMessagingPartitions, which is 1)"
     )
     assert "Traceback" not in str(caught.value)
 

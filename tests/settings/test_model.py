@@ -132,7 +132,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "partitions not dividing capacity",
         {"namespace": namespace_with(capacity=2, premiumMessagingPartitions=4)},
         "ml-messaging:namespace.capacity",
-        "multiple of premiumMessagingPartitions 4",
+        "2 is not one of 4, 8, 16, 32, 64 (messaging units are 1, 2, 4, 8 or 16 times premiumMessagingPartitions",
     ),
     (
         "partitions out of range",
@@ -150,7 +150,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "unknown namespace key",
         {"namespace": namespace_with(zoneRedundant=True)},
         "ml-messaging:namespace.zoneRedundant",
-        "unknown key; allowed here: capacity, localAuthEnabled",
+        "unknown key; allowed here: capacity, deleteLock, localAuthEnabled",
     ),
     ("missing tier", {"namespace": {"capacity": 1}}, "ml-messaging:namespace.tier", "is required"),
     (

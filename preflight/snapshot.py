@@ -1,0 +1,51 @@
+"""Run one program under the mock runtime in a process of its own and print what it registered, as JSON.
+
+``preflight --base`` runs the program of another git revision. Its ``components`` and ``settings``
+packages must not mix with this revision's, which a process imports only once, so the base program
+runs here, in a child process that imports nothing of the repository but the mock runner. Input (stdin):
+``{"programDir", "project", "stack", "config", "secretKeys"}``; output (stdout): ``{"resources": [...]}``
+or ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from preflight.mockrun import ProgramError, run_program
+
+
+def main() -> int:
+    """Read the request, run the program, write the result; exit 0 either way (errors travel as JSON)."""
+    request: dict[str, Any] = json.load(sys.stdin)
+    try:
+        run = run_program(
+            Path(request["programDir"]),
+            request["project"],
+            request["stack"],
+            request["config"],
+            request.get("secretKeys", []),
+        )
+    except ProgramError as error:
+        json.dump({"error": str(error)}, sys.stdout)
+        return 0
+    resources = [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "custom": r.custom,
+            "id": r.id,
+            "parent": r.parent,
+            "protect": r.protect,
+            "inputs": r.inputs,
+        }
+        for r in run.resources
+    ]
+    json.dump({"resources": resources}, sys.stdout, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
