@@ -197,3 +197,20 @@ def test_every_shipped_stack_has_a_level_for_every_change_rule() -> None:
         path = Layout(REPO).change_config(stack)
         if path.is_file():
             assert set(load_policy_config(path)) == {rule.name for rule in RULES}, path
+
+
+def test_the_policies_readme_documents_every_change_rule_with_its_levels() -> None:
+    text = (REPO / "policies" / "README.md").read_text()
+    section = text.split("## Change rules", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
+    header = next(line for line in section.splitlines() if line.startswith("| Rule"))
+    stacks = [cell.strip() for cell in header.split("|")[3:-1]]
+    documented = {row[0].strip().strip("`"): [cell.strip() for cell in row[1:]] for row in rows}
+    assert set(documented) == {rule.name for rule in RULES}
+    for rule in RULES:
+        description, *levels = documented[rule.name]
+        assert description == rule.description
+        for stack, level in zip(stacks, levels, strict=True):
+            path = Layout(REPO).change_config(stack)
+            assert path.is_file(), f"the table has a column for {stack}, which has no {path.name}"
+            assert load_levels(path, path.name)[rule.name] == level, (stack, rule.name)

@@ -52,7 +52,28 @@ def uses_of(document: dict[str, Any]) -> list[str]:
 
 
 def step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
-    return next(step for step in steps(job) if step.get("uses", "").startswith(f"{action}@"))
+    """The step that runs ``action`` with a command (pulumi/actions without one only installs the CLI)."""
+    using = [step for step in steps(job) if step.get("uses", "").startswith(f"{action}@")]
+    return next((step for step in using if "command" in step.get("with", {})), using[0])
+
+
+def test_previews_and_deploys_judge_the_change_against_the_deployed_state_first() -> None:
+    for job in (workflow("preview.yml")["jobs"]["preview"], workflow("deploy-stack.yml")["jobs"]["up"]):
+        names = [step.get("name", "") for step in steps(job)]
+        judge = next(i for i, name in enumerate(names) if "--base-state" in name)
+        real = next(i for i, step in enumerate(steps(job)) if "command" in step.get("with", {}))
+        assert judge < real
+        script = steps(job)[judge]["run"]
+        assert "pulumi stack export" in script and "--base-state" in script and "noxw.py -s preflight" in script
+
+
+def test_checks_judge_the_pull_requests_change_from_its_base() -> None:
+    job = workflow("checks.yml")["jobs"]["checks"]
+    checkout = step_using(job, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0
+    preflight = next(step for step in steps(job) if step.get("id") == "preflight")
+    assert "pull_request.base.sha" in preflight["env"]["BASE"]
+    assert '--base "$BASE"' in preflight["run"]
 
 
 def listed_stacks(document: dict[str, Any]) -> list[str]:
