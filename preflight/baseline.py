@@ -53,6 +53,11 @@ class Baseline:
     ) -> None:
         self.close()
 
+    def subscription_for(self, stack: str) -> str:
+        """The Azure subscription of the stack's base (the mocks' own for a revision)."""
+        known = self._ready.get(stack)
+        return known.subscription_id if known else MOCK_SUBSCRIPTION_ID
+
     def stack(self, stack: str) -> Base | None:
         """The base of one stack (waiting for it if it is still being computed); None if there is none."""
         return self._ready.get(stack)
@@ -173,8 +178,13 @@ def _extract(root: Path, commit: str, directory: Path) -> None:
     archive = subprocess.run(command, capture_output=True, check=False)
     if archive.returncode != 0:
         raise BaseError(f"--base: git archive {commit[:12]} failed: {archive.stderr.decode(errors='replace').strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(directory, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            # The "data" filter refuses what a source tree should not hold (absolute or escaping links,
+            # device files): the base is extracted, never trusted blindly.
+            tar.extractall(directory, filter="data")
+    except (tarfile.TarError, OSError) as error:
+        raise BaseError(f"--base: the files of {commit[:12]} cannot be extracted safely: {error}") from None
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,10 @@ Measures, each as the median of several runs of a fresh process:
 - the floor: ``python -c "import pulumi, pulumi_azure_native.servicebus, pulumi_policy"``;
 - ``python -m preflight dev`` and ``prod``, and their ratio to the floor;
 - generated pipelines of N consuming services (prod-like: RBAC per service), with the peak RSS of
-  the largest process (preflight itself or the policy pack it starts), and t(500)/t(50).
+  the largest process (preflight itself or the policy pack it starts), and t(500)/t(50);
+- ``--base`` (two program runs, the base one in a child process) on dev, prod and 100 services;
+- hostile stack files (an alias bomb, 30,000 tags, 200,000 nested brackets), which must end in exit
+  2 quickly and in little memory.
 """
 
 from __future__ import annotations
@@ -33,32 +36,36 @@ _PEAK_RSS = (
 )
 
 
-def timed(command: Sequence[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS in MiB of one run; fails loudly if the command fails."""
+def timed(command: Sequence[str], cwd: Path, codes: tuple[int, ...] = (0, 1)) -> tuple[float, int]:
+    """Wall seconds and peak RSS in MiB of one run; fails loudly if the command exits otherwise."""
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_RSS, *command], cwd=cwd, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
+    if done.returncode not in codes:
         raise SystemExit(f"bench: {' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     return elapsed, int(done.stdout.strip().splitlines()[-1]) // 1024
 
 
-def median_of(command: Sequence[str], cwd: Path, runs: int) -> tuple[float, int]:
+def median_of(command: Sequence[str], cwd: Path, runs: int, codes: tuple[int, ...] = (0, 1)) -> tuple[float, int]:
     """Median wall time and the highest peak RSS over ``runs`` runs."""
-    samples = [timed(command, cwd) for _ in range(runs)]
+    samples = [timed(command, cwd, codes) for _ in range(runs)]
     return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
 
 
-def generated_root(tmp: Path, services: int) -> Path:
-    """A copy of the repo's inputs with a ``bench`` stack of ``services`` consumers."""
-    root = tmp / f"pipeline-{services}"
+def generated_root(tmp: Path, services: int, copies: bool = False) -> Path:
+    """A copy of the repo's inputs with a ``bench`` stack of ``services`` consumers (the code linked,
+    or copied when the root becomes a git repository: ``git archive`` keeps links as links)."""
+    root = tmp / f"pipeline-{services}{'-copy' if copies else ''}"
     root.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, root / name)
-    for name in ("components", "settings", "preflight"):
-        (root / name).symlink_to(REPO / name)
+    for name in ("components", "settings"):
+        if copies:
+            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (root / name).symlink_to(REPO / name)
     shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
     config = json.loads((REPO / "policies" / "config" / "prod.json").read_text())
     for entry in config.values():
@@ -78,6 +85,37 @@ def generated_root(tmp: Path, services: int) -> Path:
     ]
     (root / "stacks").mkdir()
     (root / "stacks" / "Pulumi.bench.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    return root
+
+
+def committed(root: Path) -> Path:
+    """``root`` as a git repository whose HEAD is its current content (a base for ``--base HEAD``)."""
+    git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], check=True)
+    return root
+
+
+HOSTILE = {
+    "alias bomb (1 KB)": "".join(
+        f"  ml-messaging:a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10) if i else 'x'}]\n" for i in range(9)
+    ),
+    "30,000 tags (400 KB)": "  ml-messaging:tags:\n" + "".join(f"    t{i}: v\n" for i in range(30_000)),
+    "200,000 nested brackets": "  ml-messaging:deep: " + "[" * 200_000 + "]" * 200_000 + "\n",
+}
+
+
+def hostile_root(tmp: Path, name: str, lines: str) -> Path:
+    """A repository copy whose dev stack file ends with ``lines``."""
+    root = tmp / f"hostile-{abs(hash(name))}"
+    root.mkdir()
+    for file in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / file, root / file)
+    for package in ("components", "settings"):
+        (root / package).symlink_to(REPO / package)
+    shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    (root / "stacks").mkdir()
+    (root / "stacks" / "Pulumi.dev.yaml").write_text((REPO / "stacks" / "Pulumi.dev.yaml").read_text() + lines)
     return root
 
 
@@ -103,6 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             wall, rss = median_of([*preflight, "bench", "--root", str(root)], REPO, runs)
             times[size] = wall
             print(f"| preflight, {size} consuming services ({runs} runs) | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
+    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp:
+        for stack in ("dev", "prod"):
+            wall, rss = median_of([*preflight, stack, "--base", "HEAD"], REPO, args.runs)
+            print(f"| preflight {stack} --base HEAD | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
+        root = committed(generated_root(Path(tmp), 100, copies=True))
+        wall, rss = median_of([*preflight, "bench", "--root", str(root), "--base", "HEAD"], REPO, args.runs)
+        print(f"| preflight, 100 consuming services, --base HEAD | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
+        for name, lines in HOSTILE.items():
+            root = hostile_root(Path(tmp), name, lines)
+            wall, rss = median_of([*preflight, "dev", "--root", str(root)], REPO, args.runs, codes=(2,))
+            print(f"| hostile stack file, exit 2: {name} | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
     if 50 in times and 500 in times:
         print(f"\nt(500)/t(50) = {times[500] / times[50]:.1f} (10.0 would be linear in services)")
     print(f"\nmachine: {sys.platform}, Python {sys.version.split()[0]}, {_cpus()} CPUs")

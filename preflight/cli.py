@@ -23,7 +23,7 @@ from preflight.mockrun import ProgramError
 from preflight.outputs import ReportWriteError, write_reports
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, renderers
-from preflight.runner import Base, Layout, LoadedStack, StackResult, load_stacks, preflight_stack
+from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack
 from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     if not stacks:
         raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
     with _baseline(args, layout, [stack.name for stack in stacks]) as baseline:
-        results = [_preflight(layout, stack, baseline.stack(stack.name)) for stack in stacks]
+        results = [_preflight(layout, stack, baseline) for stack in stacks]
     context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
     available = renderers()
     # Everything is rendered before anything is written, and files before stdout: a failure leaves
@@ -137,15 +137,15 @@ def _baseline(args: argparse.Namespace, layout: Layout, stacks: Sequence[str]) -
         return RevisionBaseline(layout, args.base, stacks)
     if args.base_state:
         return read_states(args.base_state, layout)
-    return Baseline("")
+    return Baseline("")  # no base: every stack is judged on its end state
 
 
-def _preflight(layout: Layout, stack: LoadedStack, base: Base | None) -> StackResult:
+def _preflight(layout: Layout, stack: LoadedStack, bases: Baseline) -> StackResult:
     pack = PolicyPackProcess(layout.pack_dir, stack.config.project, stack.name)
     pack.spawn()  # the pack starts up while the program runs
     try:
         try:
-            return preflight_stack(layout, stack, pack, base)
+            return preflight_stack(layout, stack, pack, bases)
         except ProgramError as error:
             raise ProgramError(f"{stack.stack_file}: the program failed: {error}") from error
     finally:

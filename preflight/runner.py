@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
 from preflight.change_rules import ChangeDiagnostic, evaluate, load_levels
@@ -131,8 +132,18 @@ class Base:
     subscription_id: str = MOCK_SUBSCRIPTION_ID
 
 
+class BaseSource(Protocol):
+    """Where each stack's base comes from (``preflight.baseline``); it may still be computing it."""
+
+    def subscription_for(self, stack: str) -> str:
+        """The Azure subscription the head run must answer with, known before the base is ready."""
+
+    def stack(self, stack: str) -> Base | None:
+        """The stack's base, waiting for it if need be; None when there is nothing to compare with."""
+
+
 def preflight_stack(
-    layout: Layout, stack: LoadedStack, pack: PolicyPackProcess, base: Base | None = None
+    layout: Layout, stack: LoadedStack, pack: PolicyPackProcess, bases: BaseSource | None = None
 ) -> StackResult:
     """Run the program for one stack under mocks and judge it with its policy config (and its change)."""
     config = stack.config
@@ -142,10 +153,12 @@ def preflight_stack(
         stack.name,
         engine_config(config),
         sorted(config.secret_keys),
-        subscription_id=base.subscription_id if base else MOCK_SUBSCRIPTION_ID,
+        subscription_id=bases.subscription_for(stack.name) if bases else MOCK_SUBSCRIPTION_ID,
     )
     pack.connect()
     policies = evaluate_program(pack, run, stack.policy_config, layout.relative)
+    # Asked for only now, so that a base computed elsewhere (a child process) overlaps this run.
+    base = bases.stack(stack.name) if bases else None
     if base is None:
         return StackResult(stack, run, policies)
     changes = diff(base.resources, [ResourceState.from_recorded(r) for r in run.resources], base.label)

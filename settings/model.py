@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -211,8 +212,9 @@ class NamespaceSettings(_Model):
     """The Service Bus namespace: tier, capacity and security posture."""
 
     tier: Tier = Field(description="Standard or Premium; Basic has no topics.")
-    capacity: int | None = Field(
+    capacity: StrictInt | None = Field(
         default=None,
+        ge=1,
         description="Premium messaging units: 1, 2, 4, 8 or 16 times premiumMessagingPartitions; Premium only.",
     )
     premium_messaging_partitions: Literal[1, 2, 4] | None = Field(
@@ -274,7 +276,7 @@ class NamespaceSettings(_Model):
         """Messaging units to request: the configured value, 1 on Premium, none on Standard."""
         if self.tier is not Tier.PREMIUM:
             return None
-        return self.capacity or 1
+        return 1 if self.capacity is None else self.capacity
 
     @property
     def effective_partitions(self) -> int:

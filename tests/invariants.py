@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from components.messaging import role_assignment_name
 from components.naming import (
     NAMESPACE_NAME,
     RESOURCE_GROUP_NAME,
@@ -148,6 +149,36 @@ def roles_are_least_privilege_at_the_narrowest_scope(stack: StackRun) -> None:
     assert len(actual) == len(set(actual)), "a role is assigned twice"
     assert set(actual) == expected_role_assignments(stack)
     assert all(a.inputs["principalType"] == "ServicePrincipal" for a in assignments)
+
+
+def grant_of(assignment: RecordedResource) -> tuple[str, str, str]:
+    """What Azure keys a role assignment on: (scope, principal, role definition), compared as ARM
+    compares IDs, case-insensitively."""
+    inputs = assignment.inputs
+    return str(inputs["scope"]).lower(), str(inputs["principalId"]).lower(), str(inputs["roleDefinitionId"]).lower()
+
+
+def no_two_role_assignments_share_scope_principal_and_role(stack: StackRun) -> None:
+    # Azure refuses a second assignment of one grant with 409 RoleAssignmentExists, whatever its name.
+    grants = [grant_of(a) for a in stack.run.of_type(ROLE_ASSIGNMENT)]
+    repeated = sorted({grant for grant in grants if grants.count(grant) > 1})
+    assert repeated == [], f"assigned more than once: {repeated}"
+
+
+def role_assignment_names_derive_from_scope_principal_and_role(stack: StackRun) -> None:
+    for assignment in stack.run.of_type(ROLE_ASSIGNMENT):
+        inputs = assignment.inputs
+        expected = role_assignment_name(str(inputs["scope"]), str(inputs["principalId"]), role_of(assignment))
+        assert inputs["roleAssignmentName"] == expected, assignment.name
+
+
+def topics_are_partitioned_exactly_when_the_namespace_is(stack: StackRun) -> None:
+    # A partitioned Premium namespace refuses non-partitioned entities, and the reverse.
+    partitions = only(stack.run, NAMESPACE).inputs.get("premiumMessagingPartitions") or 1
+    topics = stack.run.of_type(TOPIC)
+    assert topics
+    for topic in topics:
+        assert (topic.inputs.get("enablePartitioning") is True) is (partitions > 1), (topic.name, partitions)
 
 
 def no_role_is_granted_on_the_namespace_and_none_is_data_owner(stack: StackRun) -> None:
@@ -289,6 +320,8 @@ STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
     each_consumer_has_one_subscription_with_its_default_rule_replaced,
     each_subscription_routes_exactly_what_its_service_consumes,
     roles_are_least_privilege_at_the_narrowest_scope,
+    no_two_role_assignments_share_scope_principal_and_role,
+    role_assignment_names_derive_from_scope_principal_and_role,
     no_role_is_granted_on_the_namespace_and_none_is_data_owner,
     every_name_is_valid_under_azure_rules,
     the_namespace_follows_the_configured_tier_and_security_posture,
@@ -299,6 +332,7 @@ STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
     tags_carry_environment_workload_and_the_configured_tags,
     a_resource_group_is_created_unless_an_existing_one_is_named,
     subscription_delivery_settings_come_from_config,
+    topics_are_partitioned_exactly_when_the_namespace_is,
 )
 
 

@@ -98,12 +98,13 @@ def check_premium_capacity(args: ResourceValidationArgs, report: ReportViolation
         return  # Azure's default for Premium is 1 messaging unit in 1 partition, which is allowed.
     if not isinstance(partitions, int | float | None) or not isinstance(capacity, int | float | None):
         return  # unknown during preview (numbers arrive as floats over the protocol)
-    per_partition = int(partitions or 1)
-    allowed = [int(units) * per_partition for units in args.get_config()["allowedUnitsPerPartition"]]
-    if per_partition not in (1, 2, 4) or int(capacity or 1) not in allowed:
+    per_partition = 1 if partitions is None else partitions
+    units = 1 if capacity is None else capacity
+    allowed = [int(n) * int(per_partition) for n in args.get_config()["allowedUnitsPerPartition"]]
+    if per_partition not in (1, 2, 4) or units not in allowed:  # 4.5 == 4 is False: fractions fail too
         who = label("Namespace", args.name, args.props, "namespaceName")
         report(
-            f"{who} requests capacity {show(capacity or 1)} with {per_partition} partition(s); required: "
+            f"{who} requests capacity {show(units)} with {show(per_partition)} partition(s); required: "
             f"premiumMessagingPartitions 1, 2 or 4 and capacity one of {allowed}.",
             None,
         )

@@ -6,13 +6,16 @@ numbers and shapes run on the fixture stacks only, so editing ``stacks/`` never 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from components.messaging import role_assignment_name
 from components.roles import ServiceBusRole
-from preflight.mockrun import ProgramRun
+from preflight.mockrun import ProgramRun, RecordedResource
 from settings.loader import settings_from_config
 from tests.invariants import (
     LOCK,
@@ -23,14 +26,18 @@ from tests.invariants import (
     SAS_RULE,
     STACK_INVARIANTS,
     SUBSCRIPTION,
+    TOPIC,
     StackRun,
     assert_stack_invariants,
     azure_name,
+    no_two_role_assignments_share_scope_principal_and_role,
     only,
+    role_assignment_names_derive_from_scope_principal_and_role,
     role_of,
     routed_event_types,
     run_stack_file,
     secret_strings,
+    topics_are_partitioned_exactly_when_the_namespace_is,
 )
 from tests.support import (
     FIXTURE_STACKS,
@@ -202,3 +209,193 @@ def test_subscription_delivery_settings_come_from_config(prod: ProgramRun) -> No
 
 def test_stack_config_project_matches_pulumi_yaml() -> None:
     assert stack_config("dev").project == "ml-messaging"
+
+
+# --- role assignments: one per (scope, principal, role), named from those three ----------------
+
+# The fixture prod stack's identities: preprocessing's, and inference's (it publishes and consumes).
+PREPROCESSING_PRINCIPAL = "3f1c2a4e-0b6d-4c8e-9a57-2d1e6f0b9c11"
+INFERENCE_PRINCIPAL = "c2b8e7f1-9d34-4a6e-b1f0-5e7a3c2d1f33"
+INFERENCE = 2  # its index in the fixture prod stack's services
+
+
+def grants(run: ProgramRun, role: ServiceBusRole, principal: str | None = None) -> list[RecordedResource]:
+    """A run's assignments of one role, optionally to one principal."""
+    return [
+        a
+        for a in run.of_type(ROLE_ASSIGNMENT)
+        if role_of(a) is role and (principal is None or a.inputs["principalId"] == principal)
+    ]
+
+
+def subscription_id(run: ProgramRun, name: str) -> str | None:
+    (subscription,) = [s for s in run.of_type(SUBSCRIPTION) if azure_name(s) == name]
+    return subscription.id
+
+
+def alias_names(resource: RecordedResource) -> list[str]:
+    """The logical names in a resource's aliases."""
+    return sorted({str(alias).rsplit("::", 1)[1] for alias in resource.options.get("aliases", [])})
+
+
+def test_every_prod_role_assignment_is_named_from_its_scope_principal_and_role(prod: ProgramRun) -> None:
+    assignments = prod.of_type(ROLE_ASSIGNMENT)
+    assert len(assignments) == 7
+    for assignment in assignments:
+        inputs = assignment.inputs
+        expected = role_assignment_name(inputs["scope"], inputs["principalId"], role_of(assignment))
+        assert inputs["roleAssignmentName"] == expected, assignment.name
+    assert len({a.inputs["roleAssignmentName"] for a in assignments}) == 7
+
+
+def test_different_scopes_give_different_names(prod: ProgramRun) -> None:
+    scopes = [only(prod, TOPIC).id, *(s.id for s in prod.of_type(SUBSCRIPTION))]
+    assert len(scopes) == 5
+    for role in (ServiceBusRole.DATA_SENDER, ServiceBusRole.DATA_RECEIVER):
+        names = {role_assignment_name(str(scope), PREPROCESSING_PRINCIPAL, role) for scope in scopes}
+        assert len(names) == len(scopes), role
+
+
+def test_role_assignment_names_ignore_case_but_not_principal_or_role(prod: ProgramRun) -> None:
+    scope = str(only(prod, TOPIC).id)
+    name = role_assignment_name(scope, PREPROCESSING_PRINCIPAL, ServiceBusRole.DATA_SENDER)
+    # ARM compares IDs case-insensitively: the same grant written in capitals has the same name.
+    assert role_assignment_name(scope.upper(), PREPROCESSING_PRINCIPAL.upper(), ServiceBusRole.DATA_SENDER) == name
+    assert role_assignment_name(scope, INFERENCE_PRINCIPAL, ServiceBusRole.DATA_SENDER) != name
+    assert role_assignment_name(scope, PREPROCESSING_PRINCIPAL, ServiceBusRole.DATA_RECEIVER) != name
+    assert uuid.UUID(name).version == 5
+
+
+def test_renaming_a_publisher_changes_nothing_in_its_sender_grant(prod: ProgramRun) -> None:
+    services = raw_services("prod")
+    services[INFERENCE] = {**services[INFERENCE], "name": "scoring"}
+    renamed = fixture_stack_run("prod", services=services)
+    (before,) = grants(prod, ServiceBusRole.DATA_SENDER, INFERENCE_PRINCIPAL)
+    (after,) = grants(renamed.run, ServiceBusRole.DATA_SENDER, INFERENCE_PRINCIPAL)
+    assert after.urn == before.urn
+    assert after.inputs["roleAssignmentName"] == before.inputs["roleAssignmentName"]
+    assert after.inputs == before.inputs
+    # The rename did happen: the service's receiver grant followed its renamed subscription.
+    (receiver,) = grants(renamed.run, ServiceBusRole.DATA_RECEIVER, INFERENCE_PRINCIPAL)
+    assert receiver.inputs["scope"] == subscription_id(renamed.run, "sbts-scoring")
+    assert_stack_invariants(renamed)
+
+
+@pytest.fixture(scope="module")
+def shared_identity() -> StackRun:
+    """Prod where training runs as preprocessing's identity: two publishers and two consumers share it."""
+    services = raw_services("prod")
+    services[1] = {**services[1], "principalId": PREPROCESSING_PRINCIPAL}
+    return fixture_stack_run("prod", services=services)
+
+
+def test_publishers_sharing_an_identity_get_one_sender_grant_on_the_topic(shared_identity: StackRun) -> None:
+    run = shared_identity.run
+    (sender,) = grants(run, ServiceBusRole.DATA_SENDER, PREPROCESSING_PRINCIPAL)
+    assert sender.inputs["scope"] == only(run, TOPIC).id
+    # Deployed when each service had its own sender grant: both former names update this one in place.
+    assert {"ml-pipeline-preprocessing-sender", "ml-pipeline-training-sender"} <= set(alias_names(sender))
+    assert len(grants(run, ServiceBusRole.DATA_SENDER)) == 2  # and inference's own
+
+
+def test_consumers_sharing_an_identity_keep_one_receiver_grant_each(shared_identity: StackRun) -> None:
+    run = shared_identity.run
+    receivers = grants(run, ServiceBusRole.DATA_RECEIVER, PREPROCESSING_PRINCIPAL)
+    assert sorted(str(r.inputs["scope"]) for r in receivers) == sorted(
+        str(subscription_id(run, name)) for name in ("sbts-preprocessing", "sbts-training")
+    )
+    assert len(grants(run, ServiceBusRole.DATA_RECEIVER)) == 4
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 6
+
+
+def test_a_stack_with_a_shared_identity_holds_every_invariant(shared_identity: StackRun) -> None:
+    assert_stack_invariants(shared_identity)
+
+
+def test_a_shared_identity_written_in_capitals_is_still_granted_once() -> None:
+    services = raw_services("prod")
+    services[1] = {**services[1], "principalId": PREPROCESSING_PRINCIPAL.upper()}
+    changed = fixture_stack_run("prod", services=services)
+    assert len(grants(changed.run, ServiceBusRole.DATA_SENDER, PREPROCESSING_PRINCIPAL)) == 1
+    assert len(changed.run.of_type(ROLE_ASSIGNMENT)) == 6
+    assert_stack_invariants(changed)
+
+
+# --- partitions: a partitioned namespace gets a partitioned topic ------------------------------
+
+
+def prod_namespace(**changes: Any) -> dict[str, Any]:
+    """The fixture prod stack's namespace settings with some keys changed (``None`` sends null)."""
+    return {**stack_config("prod").values["ml-messaging:namespace"], **changes}
+
+
+@pytest.mark.parametrize(("partitions", "capacity"), [(2, 2), (4, 4), (4, 64)])
+def test_a_partitioned_namespace_gets_a_partitioned_topic(partitions: int, capacity: int) -> None:
+    changed = fixture_stack_run(
+        "prod", namespace=prod_namespace(capacity=capacity, premiumMessagingPartitions=partitions)
+    )
+    namespace = only(changed.run, NAMESPACE).inputs
+    assert namespace["premiumMessagingPartitions"] == partitions
+    assert namespace["sku"]["capacity"] == capacity
+    assert only(changed.run, TOPIC).inputs["enablePartitioning"] is True
+    assert_stack_invariants(changed)
+
+
+def test_one_partition_or_standard_gives_a_topic_without_partitioning(dev: ProgramRun, prod: ProgramRun) -> None:
+    one_explicit_partition = fixture_stack_run(
+        "prod", namespace=prod_namespace(capacity=16, premiumMessagingPartitions=1)
+    )
+    assert only(one_explicit_partition.run, NAMESPACE).inputs["premiumMessagingPartitions"] == 1
+    for run in (dev, prod, one_explicit_partition.run):
+        assert "enablePartitioning" not in only(run, TOPIC).inputs, run.stack
+    assert_stack_invariants(one_explicit_partition)
+
+
+# --- the invariants above catch the defects they guard against ---------------------------------
+
+
+def edited(stack: StackRun, type_: str, edit: Callable[[RecordedResource], list[RecordedResource]]) -> StackRun:
+    """A copy of a stack run where each resource of one type is replaced by what ``edit`` makes of it."""
+    resources = [new for r in stack.run.resources for new in (edit(r) if r.type == type_ else [r])]
+    return replace(stack, run=replace(stack.run, resources=tuple(resources)))
+
+
+def with_inputs(resource: RecordedResource, **changes: Any) -> RecordedResource:
+    inputs = {k: v for k, v in {**resource.inputs, **changes}.items() if v is not None}
+    return replace(resource, inputs=inputs)
+
+
+def granted_twice(resource: RecordedResource) -> list[RecordedResource]:
+    # The same grant under a second logical and Azure name, written in capitals (ARM ignores case).
+    twin = with_inputs(resource, scope=str(resource.inputs["scope"]).upper(), roleAssignmentName=str(uuid.uuid4()))
+    return [resource, replace(twin, urn=f"{resource.urn}-twin", name=f"{resource.name}-twin")]
+
+
+def named_per_service(resource: RecordedResource) -> list[RecordedResource]:
+    return [with_inputs(resource, roleAssignmentName=str(uuid.uuid5(uuid.NAMESPACE_URL, resource.name)))]
+
+
+def unpartitioned(resource: RecordedResource) -> list[RecordedResource]:
+    return [with_inputs(resource, enablePartitioning=None)]
+
+
+@pytest.fixture(scope="module")
+def partitioned() -> StackRun:
+    return fixture_stack_run("prod", namespace=prod_namespace(capacity=2, premiumMessagingPartitions=2))
+
+
+def test_the_invariants_catch_a_duplicate_grant_a_per_service_name_and_an_unpartitioned_topic(
+    partitioned: StackRun,
+) -> None:
+    broken: list[tuple[Callable[[StackRun], None], StackRun]] = [
+        (no_two_role_assignments_share_scope_principal_and_role, edited(partitioned, ROLE_ASSIGNMENT, granted_twice)),
+        (
+            role_assignment_names_derive_from_scope_principal_and_role,
+            edited(partitioned, ROLE_ASSIGNMENT, named_per_service),
+        ),
+        (topics_are_partitioned_exactly_when_the_namespace_is, edited(partitioned, TOPIC, unpartitioned)),
+    ]
+    for invariant, stack in broken:
+        invariant(partitioned)
+        with pytest.raises(AssertionError):
+            invariant(stack)

@@ -476,3 +476,41 @@ def test_a_deny_by_default_network_rule_set_satisfies_public_network_access(
     pack: PolicyPackProcess, prod_resources: Resources
 ) -> None:
     assert hits(judge(pack, network_rule_set(prod_resources)), "servicebus-public-network-access") == []
+
+
+# --- servicebus-premium-capacity: 1, 2, 4, 8 or 16 messaging units per partition ---------------
+
+PREMIUM_CAPACITY = "servicebus-premium-capacity"
+# (premiumMessagingPartitions, sku.capacity); None leaves the capacity out of the SKU.
+CAPACITY_ACCEPTED = [(4, 4), (4, 8), (4, 16), (4, 32), (4, 64), (2, 2), (2, 32), (1, 1), (1, 16)]
+CAPACITY_REFUSED = [(4, 1), (4, 2), (4, 3), (4, 128), (2, 64), (1, 32), (3, 3), (3, 12), (2, None)]
+
+
+def premium(partitions: int, capacity: int | None) -> Mutation:
+    """The prod namespace on Premium with this many partitions and messaging units."""
+    sku: dict[str, Any] = {"name": "Premium", "tier": "Premium"}
+    if capacity is not None:
+        sku["capacity"] = capacity
+    return lambda rs: change(rs, "Namespace", sku=sku, premiumMessagingPartitions=partitions)
+
+
+@pytest.mark.parametrize(("partitions", "capacity"), CAPACITY_ACCEPTED, ids=[f"{p}x{c}" for p, c in CAPACITY_ACCEPTED])
+def test_premium_capacity_passes_1_to_16_units_per_partition(
+    partitions: int, capacity: int, pack: PolicyPackProcess, prod_resources: Resources
+) -> None:
+    assert hits(judge(pack, premium(partitions, capacity)(prod_resources)), PREMIUM_CAPACITY) == []
+
+
+@pytest.mark.parametrize(("partitions", "capacity"), CAPACITY_REFUSED, ids=[f"{p}x{c}" for p, c in CAPACITY_REFUSED])
+def test_premium_capacity_blocks_other_counts_and_partitions(
+    partitions: int, capacity: int | None, pack: PolicyPackProcess, prod_resources: Resources
+) -> None:
+    found = hits(judge(pack, premium(partitions, capacity)(prod_resources)), PREMIUM_CAPACITY)
+    assert len(found) == 1, [d.message for d in found]
+    assert found[0].blocking
+    assert found[0].enforcement_level == configured_level("prod", PREMIUM_CAPACITY)
+    assert f"requests capacity {capacity or 1} with {partitions} partition(s)" in found[0].message
+
+
+def test_premium_capacity_blocks_zero_units(pack: PolicyPackProcess, prod_resources: Resources) -> None:
+    assert [d.blocking for d in hits(judge(pack, premium(1, 0)(prod_resources)), PREMIUM_CAPACITY)] == [True]

@@ -261,3 +261,13 @@ def test_a_base_that_cannot_be_had_is_broken_input(
     code, out, err = preflight(repo, capsys, "dev", *args)
     assert code == 2 and out == ""
     assert says in err and "Traceback" not in err
+
+
+def test_a_base_revision_holding_a_link_outside_the_tree_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "escape").symlink_to("/etc")
+    commit(repo)
+    code, out, err = preflight(repo, capsys, "dev", "--base", "HEAD")
+    assert code == 2 and out == ""
+    assert "cannot be extracted safely" in err

@@ -135,6 +135,55 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "2 is not one of 4, 8, 16, 32, 64 (messaging units are 1, 2, 4, 8 or 16 times premiumMessagingPartitions",
     ),
     (
+        "capacity 1 with 4 partitions",
+        {"namespace": namespace_with(capacity=1, premiumMessagingPartitions=4)},
+        "ml-messaging:namespace.capacity",
+        "1 is not one of 4, 8, 16, 32, 64",
+    ),
+    (
+        "capacity 3 with 4 partitions",
+        {"namespace": namespace_with(capacity=3, premiumMessagingPartitions=4)},
+        "ml-messaging:namespace.capacity",
+        "3 is not one of 4, 8, 16, 32, 64",
+    ),
+    (
+        "capacity 128 with 4 partitions",
+        {"namespace": namespace_with(capacity=128, premiumMessagingPartitions=4)},
+        "ml-messaging:namespace.capacity",
+        "128 is not one of 4, 8, 16, 32, 64",
+    ),
+    (
+        "capacity 64 with 2 partitions",
+        {"namespace": namespace_with(capacity=64, premiumMessagingPartitions=2)},
+        "ml-messaging:namespace.capacity",
+        "64 is not one of 2, 4, 8, 16, 32 (messaging units are 1, 2, 4, 8 or 16 times premiumMessagingPartitions, "
+        "which is 2)",
+    ),
+    (
+        "capacity 32 with 1 partition",
+        {"namespace": namespace_with(capacity=32, premiumMessagingPartitions=1)},
+        "ml-messaging:namespace.capacity",
+        "32 is not one of 1, 2, 4, 8, 16",
+    ),
+    (
+        "capacity 32 with partitions left out",
+        {"namespace": namespace_with(capacity=32)},
+        "ml-messaging:namespace.capacity",
+        "32 is not one of 1, 2, 4, 8, 16",
+    ),
+    (
+        "capacity left out with 2 partitions",
+        {"namespace": {"tier": "Premium", "premiumMessagingPartitions": 2}},
+        "ml-messaging:namespace.capacity",
+        "is not one of 2, 4, 8, 16, 32",
+    ),
+    (
+        "3 partitions with a capacity they divide",
+        {"namespace": namespace_with(capacity=12, premiumMessagingPartitions=3)},
+        "ml-messaging:namespace.premiumMessagingPartitions",
+        "3 is not one of 1, 2, 4",
+    ),
+    (
         "partitions out of range",
         {"namespace": namespace_with(premiumMessagingPartitions=3)},
         "ml-messaging:namespace.premiumMessagingPartitions",
@@ -275,3 +324,20 @@ def test_structured_values_arrive_as_json_text_like_the_engine_sends_them() -> N
     assert isinstance(config["ml-messaging:namespace"], str)
     assert json.loads(config["ml-messaging:namespace"])["tier"] == "Premium"
     assert validate().namespace.tier is Tier.PREMIUM
+
+
+# (premiumMessagingPartitions, capacity): 1, 2, 4, 8 or 16 messaging units per partition.
+CAPACITIES = [(4, 4), (4, 8), (4, 16), (4, 32), (4, 64), (2, 2), (2, 32), (1, 1), (1, 16), (None, 16)]
+
+
+@pytest.mark.parametrize(("partitions", "capacity"), CAPACITIES, ids=[f"{p}x{c}" for p, c in CAPACITIES])
+def test_capacity_is_1_to_16_units_per_partition(partitions: int | None, capacity: int) -> None:
+    namespace = validate(namespace=namespace_with(capacity=capacity, premiumMessagingPartitions=partitions)).namespace
+    assert namespace.effective_capacity == capacity
+    assert namespace.effective_partitions == (partitions or 1)
+    assert capacity in namespace.allowed_capacities
+
+
+def test_capacity_zero_is_refused() -> None:
+    message = rejection(namespace=namespace_with(capacity=0))
+    assert f"{PROD_FILE}: ml-messaging:namespace.capacity: " in message
