@@ -30,5 +30,3 @@ pulumi.export(
         "subscriptions": pipeline.subscriptions,
     },
 )
-if pipeline.connection_strings:
-    pulumi.export("sasConnectionStrings", pulumi.Output.secret(pipeline.connection_strings))

@@ -28,6 +28,7 @@ from components.roles import ServiceBusRole, role_definition_id
 from settings.model import (
     DeliverySettings,
     NamespaceSettings,
+    PrincipalType,
     ServiceSettings,
     StackSettings,
     iso8601,
@@ -50,6 +51,7 @@ class _Grant:
     key: str
     role: ServiceBusRole
     principal_id: str
+    principal_type: PrincipalType
     scope: pulumi.Output[str]
     services: list[str] = field(default_factory=list)
 
@@ -96,7 +98,6 @@ class ServiceBusPipeline(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     topic_name: pulumi.Output[str]
     subscriptions: dict[str, pulumi.Output[str]]
-    connection_strings: dict[str, pulumi.Output[str]]
 
     def __init__(
         self,
@@ -132,7 +133,6 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         self.endpoint = namespace.name.apply(lambda ns: f"{ns}.{SERVICE_BUS_DNS_SUFFIX}")
         self.topic_name = topic.name
         self.subscriptions = {}
-        self.connection_strings = {}
         grants: dict[str, _Grant] = {}
         for service in args.services:
             subscription = self._subscription(service, namespace, topic, child) if service.consumes else None
@@ -140,8 +140,6 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 self.subscriptions[service.name] = subscription.name
             if service.principal_id:
                 self._collect_grants(grants, service, topic, subscription)
-            if service.sas_rule:
-                self.connection_strings[service.name] = self._sas_rule(service, namespace, topic, child)
 
         if subscription_id is not None:
             for grant in grants.values():
@@ -153,7 +151,6 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "topicName": self.topic_name,
                 "subscriptions": self.subscriptions,
-                "connectionStrings": pulumi.Output.secret(self.connection_strings),
             }
         )
 
@@ -171,7 +168,7 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             ),
             premium_messaging_partitions=(settings.effective_partitions if settings.effective_capacity else None),
             minimum_tls_version=settings.minimum_tls_version.value,
-            disable_local_auth=not settings.local_auth_enabled,
+            disable_local_auth=True,  # Entra ID only: no SAS key exists to leak
             public_network_access=settings.public_network_access.value,
             tags=dict(self._args.tags),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=settings.protected)),
@@ -249,7 +246,8 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         if subscription is not None:
             wanted.append((f"{service.name}-receiver", ServiceBusRole.DATA_RECEIVER, subscription.id))
         for key, role, scope in wanted:
-            grants.setdefault(key, _Grant(key, role, principal, scope)).services.append(service.name)
+            grant = grants.setdefault(key, _Grant(key, role, principal, service.principal_type, scope))
+            grant.services.append(service.name)
 
     def _role_assignment(
         self, grant: _Grant, subscription_id: pulumi.Output[str], child: pulumi.ResourceOptions
@@ -259,7 +257,7 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             f"{self._name}-{grant.key}",
             role_assignment_name=grant.scope.apply(lambda scope: role_assignment_name(scope, principal, role)),
             principal_id=principal,
-            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            principal_type=authorization.PrincipalType(grant.principal_type.value),
             role_definition_id=role_definition_id(subscription_id, role),
             scope=grant.scope,
             # Stable text: an edit of the services sharing a grant must not touch the assignment.
@@ -274,31 +272,3 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 ),
             ),
         )
-
-    def _sas_rule(
-        self,
-        service: ServiceSettings,
-        namespace: servicebus.Namespace,
-        topic: servicebus.Topic,
-        child: pulumi.ResourceOptions,
-    ) -> pulumi.Output[str]:
-        rights = [servicebus.AccessRights.SEND] if service.publishes else []
-        if service.consumes:
-            rights.append(servicebus.AccessRights.LISTEN)
-        rule = servicebus.TopicAuthorizationRule(
-            f"{self._name}-{service.name}-sas",
-            authorization_rule_name=self._args.names.sas_rule(service.name),
-            rights=rights,
-            topic_name=topic.name,
-            namespace_name=namespace.name,
-            resource_group_name=self._args.resource_group_name,
-            opts=child,
-        )
-        keys = servicebus.list_topic_keys_output(
-            authorization_rule_name=rule.name,
-            namespace_name=namespace.name,
-            resource_group_name=self._args.resource_group_name,
-            topic_name=topic.name,
-            opts=pulumi.InvokeOptions(parent=self),
-        )
-        return pulumi.Output.secret(keys.primary_connection_string)

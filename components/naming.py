@@ -97,11 +97,6 @@ class PipelineNames:
         """``sbts-<service>``: the consuming service's own subscription."""
         return f"sbts-{service}"
 
-    @staticmethod
-    def sas_rule(service: str) -> str:
-        """``sas-<service>``: the service's least-privilege SAS rule on the topic."""
-        return f"sas-{service}"
-
     @property
     def management_lock(self) -> str:
         """``lock-<namespace>``: the CanNotDelete lock that guards a protected namespace."""

@@ -36,13 +36,10 @@ def _service_index(settings: StackSettings, resource: RecordedResource | None) -
     # Each resource that belongs to one service carries that service's Azure name or identity.
     subscription = resource.inputs.get("subscriptionName")
     principal = resource.inputs.get("principalId")
-    sas_rule = resource.inputs.get("authorizationRuleName")
     for index, service in enumerate(settings.services):
         if subscription == settings.names.subscription(service.name):
             return index
         if principal is not None and principal == str(service.principal_id):
-            return index
-        if sas_rule == settings.names.sas_rule(service.name):
             return index
     return None
 

@@ -68,6 +68,14 @@ class TlsVersion(StrEnum):
     TLS_1_3 = "1.3"
 
 
+class PrincipalType(StrEnum):
+    """Kinds of Entra principal a role can be assigned to (azure-native ``authorization.PrincipalType``)."""
+
+    SERVICE_PRINCIPAL = "ServicePrincipal"
+    USER = "User"
+    GROUP = "Group"
+
+
 class PublicNetworkAccess(StrEnum):
     """Whether the namespace is reachable from public networks."""
 
@@ -182,11 +190,14 @@ class ServiceSettings(_Model):
     )
     principal_id: UUID | None = Field(
         default=None,
-        description="Entra object ID of the service's managed identity; enables RBAC.",
+        description=(
+            "Entra object ID the service runs as: its managed identity, or in dev a user or a group of "
+            "developers running it locally; gets Data Sender and/or Data Receiver."
+        ),
     )
-    sas_rule: bool = Field(
-        default=False,
-        description="Create a least-privilege SAS rule on the topic (needs local auth enabled).",
+    principal_type: PrincipalType = Field(
+        default=PrincipalType.SERVICE_PRINCIPAL,
+        description="What principalId is: ServicePrincipal (managed identity), User or Group.",
     )
     delivery: DeliverySettings = Field(
         default_factory=DeliverySettings,
@@ -223,7 +234,10 @@ class NamespaceSettings(_Model):
     minimum_tls_version: TlsVersion = Field(
         default=TlsVersion.TLS_1_2, description="Lowest TLS version clients may use."
     )
-    local_auth_enabled: bool = Field(default=False, description="Allow SAS keys. Off by default: use Entra ID (RBAC).")
+    local_auth_enabled: bool = Field(
+        default=False,
+        description="Always false: SAS keys stay disabled in every environment; services use Entra ID (RBAC).",
+    )
     public_network_access: PublicNetworkAccess = Field(
         default=PublicNetworkAccess.ENABLED,
         description="Public reachability; this repo has no private endpoints yet.",
@@ -240,6 +254,16 @@ class NamespaceSettings(_Model):
             "(docs/day2.md)."
         ),
     )
+
+    @field_validator("local_auth_enabled")
+    @classmethod
+    def _entra_only(cls, enabled: bool) -> bool:
+        if enabled:
+            raise ValueError(
+                "must be false: local (SAS key) authentication stays disabled in every environment; give each "
+                "service a principalId (its managed identity, or in dev a user or group) instead"
+            )
+        return enabled
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -441,14 +465,17 @@ class StackSettings(_Model):
         return self
 
     @model_validator(mode="after")
-    def _sas_needs_local_auth(self) -> StackSettings:
-        with_sas = [service.name for service in self.services if service.sas_rule]
-        if with_sas and not self.namespace.local_auth_enabled:
-            raise KeyedError(
-                "namespace.localAuthEnabled",
-                f"services {', '.join(with_sas)} ask for sasRule but namespace.localAuthEnabled "
-                "is false; enable local auth or use principalId (RBAC)",
-            )
+    def _one_type_per_principal(self) -> StackSettings:
+        seen: dict[UUID, PrincipalType] = {}
+        for index, service in enumerate(self.services):
+            if service.principal_id is None:
+                continue
+            known = seen.setdefault(service.principal_id, service.principal_type)
+            if known is not service.principal_type:
+                raise KeyedError(
+                    f"services[{index}].principalType",
+                    f"principal {service.principal_id} is a {known} for another service; one principal has one type",
+                )
         return self
 
     @property

@@ -26,7 +26,7 @@ from components.naming import (
 from components.roles import ServiceBusRole
 from preflight.mockrun import ProgramRun, RecordedResource, run_program
 from preflight.runner import Layout
-from settings.model import ServiceSettings, StackSettings, iso8601
+from settings.model import StackSettings, iso8601
 from settings.stack_file import StackConfig, load_stack_file
 
 SB = "azure-native:servicebus"
@@ -148,7 +148,8 @@ def roles_are_least_privilege_at_the_narrowest_scope(stack: StackRun) -> None:
     actual = [(str(a.inputs["principalId"]), role_of(a), a.inputs["scope"]) for a in assignments]
     assert len(actual) == len(set(actual)), "a role is assigned twice"
     assert set(actual) == expected_role_assignments(stack)
-    assert all(a.inputs["principalType"] == "ServicePrincipal" for a in assignments)
+    declared = {str(s.principal_id): s.principal_type.value for s in stack.settings.services if s.principal_id}
+    assert all(a.inputs["principalType"] == declared[str(a.inputs["principalId"])] for a in assignments)
 
 
 def grant_of(assignment: RecordedResource) -> tuple[str, str, str]:
@@ -218,7 +219,7 @@ def the_namespace_follows_the_configured_tier_and_security_posture(stack: StackR
     assert namespace["sku"] == sku
     assert namespace.get("premiumMessagingPartitions") == partitions
     assert namespace["minimumTlsVersion"] == wanted.minimum_tls_version.value
-    assert namespace["disableLocalAuth"] is (not wanted.local_auth_enabled)
+    assert namespace["disableLocalAuth"] is True
     assert namespace["publicNetworkAccess"] == wanted.public_network_access.value
 
 
@@ -253,29 +254,13 @@ def secret_strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) and "SharedAccessKey=" in value else []
 
 
-def sas_rights(service: ServiceSettings) -> list[str]:
-    """The least a service's SAS rule may grant: Send if it publishes, Listen if it consumes (sorted)."""
-    return sorted([*(["Send"] if service.publishes else []), *(["Listen"] if service.consumes else [])])
-
-
-def sas_rules_are_least_privilege_and_only_exported_as_secrets(stack: StackRun) -> None:
+def entra_only_no_key_exists(stack: StackRun) -> None:
+    """Local (SAS) auth is off and no SAS rule exists, so no key can be listed, exported or leaked."""
     run = stack.run
-    clear = {k: v for k, v in run.outputs.items() if k not in run.secret_outputs}
-    assert secret_strings(clear) == []
-    assert run.of_type(NAMESPACE_SAS_RULE) == []
-    with_sas = [s for s in stack.settings.services if s.sas_rule]
-    rights = {azure_name(r): sorted(r.inputs["rights"]) for r in run.of_type(SAS_RULE)}
-    assert rights == {
-        stack.settings.names.sas_rule(s.name): sorted(
-            [*(["Send"] if s.publishes else []), *(["Listen"] if s.consumes else [])]
-        )
-        for s in with_sas
-    }
-    if with_sas:
-        assert "sasConnectionStrings" in run.secret_outputs
-        assert len(secret_strings(run.outputs["sasConnectionStrings"])) == len(with_sas)
-    else:
-        assert "sasConnectionStrings" not in run.outputs
+    assert only(run, NAMESPACE).inputs["disableLocalAuth"] is True
+    assert run.of_type(SAS_RULE) == [] and run.of_type(NAMESPACE_SAS_RULE) == []
+    assert secret_strings(run.outputs) == []
+    assert run.secret_outputs == frozenset()
 
 
 def outputs_are_one_structure_a_service_can_read(stack: StackRun) -> None:
@@ -327,7 +312,7 @@ STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
     the_namespace_follows_the_configured_tier_and_security_posture,
     protection_follows_the_config,
     children_are_parented_to_the_component,
-    sas_rules_are_least_privilege_and_only_exported_as_secrets,
+    entra_only_no_key_exists,
     outputs_are_one_structure_a_service_can_read,
     tags_carry_environment_workload_and_the_configured_tags,
     a_resource_group_is_created_unless_an_existing_one_is_named,

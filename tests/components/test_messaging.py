@@ -36,7 +36,6 @@ from tests.invariants import (
     role_of,
     routed_event_types,
     run_stack_file,
-    secret_strings,
     topics_are_partitioned_exactly_when_the_namespace_is,
 )
 from tests.support import (
@@ -94,7 +93,7 @@ def test_tier_follows_the_environment(dev: ProgramRun, prod: ProgramRun) -> None
 
 
 def test_namespace_security_posture(dev: ProgramRun, prod: ProgramRun) -> None:
-    assert only(dev, NAMESPACE).inputs["disableLocalAuth"] is False
+    assert only(dev, NAMESPACE).inputs["disableLocalAuth"] is True
     prod_ns = only(prod, NAMESPACE).inputs
     assert prod_ns["disableLocalAuth"] is True
     assert prod_ns["minimumTlsVersion"] == "1.2"
@@ -134,8 +133,12 @@ def test_prod_grants_seven_roles_to_its_four_identities(prod: ProgramRun) -> Non
     assert all(role_of(a) is not ServiceBusRole.DATA_OWNER for a in assignments)
 
 
-def test_dev_grants_no_role_since_it_has_no_identities(dev: ProgramRun) -> None:
-    assert dev.of_type(ROLE_ASSIGNMENT) == []
+def test_dev_grants_the_developers_group_one_sender_grant_and_a_receiver_per_subscription(dev: ProgramRun) -> None:
+    assignments = dev.of_type(ROLE_ASSIGNMENT)
+    assert {a.inputs["principalType"] for a in assignments} == {"Group"}
+    assert {a.inputs["principalId"] for a in assignments} == {"9d2f6c1e-3b4a-4e5f-8a7b-0c1d2e3f4a5b"}
+    roles = sorted(role_of(a).name for a in assignments)
+    assert roles == ["DATA_RECEIVER"] * 4 + ["DATA_SENDER"]
 
 
 def test_names_follow_the_caf_pattern(dev: ProgramRun, prod: ProgramRun) -> None:
@@ -157,18 +160,6 @@ def test_prod_namespace_is_protected_and_locked(prod: ProgramRun) -> None:
 def test_dev_has_no_deletion_protection(dev: ProgramRun) -> None:
     assert only(dev, NAMESPACE).protect is False
     assert dev.of_type(LOCK) == []
-
-
-def test_dev_sas_rules_are_least_privilege_and_their_strings_are_secret(dev: ProgramRun) -> None:
-    rights = {azure_name(r): sorted(r.inputs["rights"]) for r in dev.of_type(SAS_RULE)}
-    assert rights == {
-        "sas-preprocessing": ["Listen", "Send"],
-        "sas-training": ["Listen", "Send"],
-        "sas-inference": ["Listen", "Send"],
-        "sas-result-processing": ["Listen"],
-    }
-    assert "sasConnectionStrings" in dev.secret_outputs
-    assert len(secret_strings(dev.outputs["sasConnectionStrings"])) == 4
 
 
 def test_prod_exports_no_connection_strings(prod: ProgramRun) -> None:

@@ -99,7 +99,6 @@ def test_prod_blocks_what_dev_tolerates() -> None:
     prod = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     for policy in (
         "servicebus-tier-premium",
-        "servicebus-local-auth-disabled",
         *PROTECTION_POLICIES,
     ):
         assert prod[policy].enforcement_level == "mandatory"

@@ -87,8 +87,8 @@ def removed_unlocked() -> tuple[str, dict[str, Any], dict[str, Any]]:
 PAIRS: dict[str, tuple[Any, Any]] = {
     "change-delete-under-lock": (removed_locked, removed_unlocked),
     "change-tier-migration": (
-        lambda: ("dev", {}, {"namespace": {"tier": "Premium", "capacity": 1, "localAuthEnabled": True}}),
-        lambda: ("dev", {}, {"namespace": {"tier": "Standard", "localAuthEnabled": True, "minimumTlsVersion": "1.3"}}),
+        lambda: ("dev", {}, {"namespace": {"tier": "Premium", "capacity": 1}}),
+        lambda: ("dev", {}, {"namespace": {"tier": "Standard", "minimumTlsVersion": "1.3"}}),
     ),
     "change-premium-partitions": (
         lambda: (

@@ -16,7 +16,8 @@ import yaml
 
 from preflight import cli
 from preflight.changes import ChangeKind, ResourceState, diff
-from tests.support import REPO, overlay_fixtures, run_stack
+from preflight.mockrun import run_program
+from tests.support import REPO, engine_config, overlay_fixtures, run_stack
 
 REPORT_SCHEMA = json.loads((REPO / "preflight" / "report.schema.json").read_text())
 TOPIC = "azure-native:servicebus:Topic"
@@ -229,18 +230,11 @@ def test_a_real_stacks_exported_state_is_a_base_too(
     repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     subscription = "12345678-1234-1234-1234-123456789abc"
-    code, out, _ = preflight(repo, capsys, "dev", "--format", "json")
-    resources = json.loads(out)["stacks"][0]["resources"]
+    deployed = run_program(REPO, "ml-messaging", "dev", engine_config("dev"), subscription_id=subscription)
     exported = [
-        {
-            "urn": r["urn"],
-            "type": r["type"],
-            "custom": r["custom"],
-            "id": f"/subscriptions/{subscription}/x" if r["custom"] else None,
-            "inputs": json.loads(json.dumps(r["inputs"]).replace("00000000-0000-0000-0000-000000000000", subscription)),
-        }
-        for r in resources
+        {"urn": r.urn, "type": r.type, "custom": r.custom, "id": r.id, "inputs": r.inputs} for r in deployed.resources
     ]
+    assert all(subscription in str(r["id"]) for r in exported if r["custom"])
     state = tmp_path / "dev.json"
     state.write_text(json.dumps({"version": 3, "deployment": {"resources": exported}}))
     code, out, err = preflight(repo, capsys, "dev", "--base-state", str(state))

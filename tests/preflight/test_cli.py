@@ -95,7 +95,7 @@ def test_every_shipped_stack_passes_and_the_reports_describe_them(
 def test_every_fixture_stack_passes_with_its_exact_plan(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--root", str(fixture_root))
     assert code == 0, err
-    assert "dev: PASS - 17 to create, 0 mandatory, 2 advisory" in out
+    assert "dev: PASS - 18 to create, 0 mandatory, 1 advisory" in out
     assert "prod: PASS - 21 to create, 0 mandatory, 2 advisory" in out
     assert "├─ azure-native:servicebus:Namespace" in out
 
@@ -126,7 +126,7 @@ def test_the_json_report_has_the_documented_shape(fixture_root: Path, capsys: py
     jsonschema.Draft7Validator(REPORT_SCHEMA).validate(report)
     assert [s["stack"] for s in report["stacks"]] == ["dev", "prod"]
     dev = report["stacks"][0]
-    assert dev["outputs"]["sasConnectionStrings"] == "[secret]"
+    assert dev["outputs"]["messaging"]["topic"] == "sbt-mlpipe-events"
     assert "SharedAccessKey=" not in out
     assert dev["estimate"]["label"] == "estimate" and dev["estimate"]["tier"] == "Standard"
     assert report["stacks"][1]["estimate"]["monthlyUsd"] == pytest.approx(0.928 * 730)
@@ -178,7 +178,7 @@ def test_markdown_puts_the_verdict_first_and_draws_the_routing(
     assert out.index("## ✅ `dev`: PASS") < out.index("```mermaid")
     assert '-->|"data.ingested"| sub_sbts_preprocessing' in out
     assert "estimate" in out and "(as of 2025)" in out
-    assert "<details><summary>Full plan (17 resources)</summary>" in out
+    assert "<details><summary>Full plan (18 resources)</summary>" in out
 
 
 def test_markdown_trims_the_plan_never_the_verdict_or_violations(tls_root: Path) -> None:

@@ -11,7 +11,7 @@ from settings.stack_file import load_stack_file
 from tests.support import FIXTURE_STACKS_DIR, PROJECT_FILE, REPO
 
 
-def test_a_sas_rule_diagnostic_points_at_its_own_service_even_when_names_share_a_prefix(tmp_path: Path) -> None:
+def test_a_subscription_diagnostic_points_at_its_own_service_even_when_names_share_a_prefix(tmp_path: Path) -> None:
     stack_file = tmp_path / "Pulumi.dev.yaml"
     text = (FIXTURE_STACKS_DIR / "Pulumi.dev.yaml").read_text()
     # Services 1 and 2 become "inference" and "inference-b": the first name plus "-" starts the second.
@@ -20,7 +20,7 @@ def test_a_sas_rule_diagnostic_points_at_its_own_service_even_when_names_share_a
     )
     config, settings = load_stack_file(stack_file, PROJECT_FILE)
     run = run_program(REPO, config.project, "dev", config.for_engine())
-    rule = next(r for r in run.resources if r.inputs.get("authorizationRuleName") == "sas-inference-b")
+    rule = next(r for r in run.resources if r.inputs.get("subscriptionName") == "sbts-inference-b")
     diagnostic = Diagnostic("servicebus-entity-names", "mandatory", "low", "", "bad name", rule.urn)
     where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.dev.yaml")
     assert where.key == "ml-messaging:services[2].name"

@@ -280,10 +280,10 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "more than once",
     ),
     (
-        "SAS rule without local auth",
-        {"services": services_with(0, sasRule=True)},
+        "local (SAS) auth enabled",
+        {"namespace": namespace_with(localAuthEnabled=True)},
         "ml-messaging:namespace.localAuthEnabled",
-        "ask for sasRule",
+        "must be false: local (SAS key) authentication stays disabled in every environment",
     ),
     (
         "structured value of the wrong type",
