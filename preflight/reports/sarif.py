@@ -3,6 +3,7 @@ the stack file line that sets the offending value (else the stack file itself)."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,9 @@ from preflight.reports.common import location_of, resource_name
 from preflight.runner import StackResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# SARIF 2.1.0 section 3.27.17: partialFingerprints, name/version keys; GitHub keeps alerts by them
+# (docs.github.com, "SARIF support for code scanning", "Providing data to track code scanning alerts").
+FINGERPRINT = "preflightFinding/v1"
 # GitHub ranks alerts by `security-severity` (0.0-10.0); these follow its CVSS-like bands.
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "": "1.0"}
 
@@ -95,6 +99,12 @@ def _change_rule(rule: ChangeRule) -> dict[str, Any]:
     }
 
 
+def fingerprint(stack: str, diagnostic: Diagnostic, key: str | None) -> str:
+    """A stable identity for one finding: the same violation gets the same value on every run."""
+    identity = "\x1f".join((stack, diagnostic.policy_name, diagnostic.urn, key or ""))
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
 def _result(
     result: StackResult, diagnostic: Diagnostic, index: dict[str, int], context: ReportContext
 ) -> dict[str, Any]:
@@ -114,6 +124,9 @@ def _result(
                 ],
             }
         ],
+        # Code scanning matches an alert across runs by its fingerprints; these name the finding (stack,
+        # rule, resource, config key), not the line, so editing the file above it keeps the same alert.
+        "partialFingerprints": {FINGERPRINT: fingerprint(result.stack.name, diagnostic, where.key)},
         "properties": {
             "stack": result.stack.name,
             "enforcementLevel": diagnostic.enforcement_level,

@@ -310,3 +310,21 @@ def test_python_dash_m_preflight_is_the_same_entry_point(tls_root: Path) -> None
     )
     assert done.returncode == 1, done.stderr
     assert "prod: FAIL" in done.stdout and "[servicebus-minimum-tls]" in done.stdout
+
+
+def test_sarif_fingerprints_follow_the_finding_not_its_line(tls_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def fingerprints() -> dict[str, str]:
+        _, out, _ = run(capsys, "prod", "--root", str(tls_root), "--format", "sarif")
+        results = json.loads(out)["runs"][0]["results"]
+        return {r["ruleId"]: r["partialFingerprints"]["preflightFinding/v1"] for r in results}
+
+    before = fingerprints()
+    stack_file = tls_root / "stacks" / "Pulumi.prod.yaml"
+    original = stack_file.read_text()
+    try:
+        stack_file.write_text("# a comment that moves every line down\n" + original)
+        after = fingerprints()
+    finally:
+        stack_file.write_text(original)
+    assert before == after
+    assert len(set(before.values())) == len(before)  # one finding, one fingerprint
