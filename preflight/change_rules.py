@@ -11,13 +11,19 @@ file every rule is mandatory. Sources: docs/day2.md.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from preflight.analyzer import Diagnostic, PolicyConfigError, load_policy_config
-from preflight.changes import ChangeKind, ResourceChange, ResourceState, StackChanges
+from preflight.changes import (
+    AZURE_CREATE_ONLY,
+    REPLACE_ON_CHANGE,
+    ChangeKind,
+    ResourceChange,
+    ResourceState,
+    StackChanges,
+)
 from settings.model import StackSettings
 
 NS = "azure-native:servicebus:Namespace"
@@ -199,8 +205,6 @@ def check_subscription_deleted(context: ChangeContext) -> Iterator[Finding]:
 
 def check_create_only(context: ChangeContext) -> Iterator[Finding]:
     """Properties Azure sets only at creation: changing one replaces the entity (or is refused)."""
-    from preflight.changes import AZURE_CREATE_ONLY, REPLACE_ON_CHANGE
-
     watched = {
         "azure-native:servicebus:Topic": {"requiresDuplicateDetection", "enablePartitioning"},
         SUBSCRIPTION: set(AZURE_CREATE_ONLY[SUBSCRIPTION]),
@@ -354,10 +358,3 @@ def evaluate(changes: StackChanges, settings: StackSettings, levels: Mapping[str
                 ChangeDiagnostic(rule.name, level, "high", rule.description, finding.message, finding.urn, finding.key)
             )
     return found
-
-
-def describe(rules: Sequence[ChangeRule] = RULES) -> list[dict[str, Any]]:
-    """The rules as data, for reports and documentation checks."""
-    return [
-        {"name": r.name, "description": r.description, "url": r.url, "defaultLevel": r.default_level} for r in rules
-    ]
