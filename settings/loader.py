@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from settings.errors import KeyedError, SettingsError
-from settings.model import StackSettings
+from settings.model import StackSettings, shorten
 
 # Config namespaces that belong to providers or the engine, not to this program.
 FOREIGN_NAMESPACES = frozenset({"azure-native", "pulumi"})
@@ -119,6 +119,8 @@ _PLAIN_MESSAGES = {
     "too_short": "must have at least {min_length} item(s)",
     "bool_parsing": "must be true or false",
     "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
     "string_type": "must be text",
 }
 
@@ -133,7 +135,10 @@ def _expects_text(kind: str, context: Mapping[str, Any], value: object) -> bool:
 
 
 def _show(value: object) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return shorten(value)
+    text = str(value)
+    return text if len(text) <= 60 else f"{text[:56]}..."
 
 
 def render_path(loc: Sequence[int | str]) -> str:

@@ -106,13 +106,25 @@ def iso8601(value: timedelta) -> str:
     return f"P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
+def shorten(value: str, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message names a value, it does not echo a file."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 4]}...' ({len(value)} characters)"
+
+
+def listing(items: list[str], limit: int = 10) -> str:
+    """``a, b, c`` for at most ``limit`` items, then how many more."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def _text_rule(pattern: str, rule: str) -> AfterValidator:
     """A text constraint whose error says the rule in words (a bare regex helps nobody)."""
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not valid: {rule}")
+            raise ValueError(f"{shorten(value)} is not valid: {rule}")
         return value
 
     return AfterValidator(check)
@@ -429,7 +441,7 @@ class StackSettings(_Model):
             if orphans:
                 raise KeyedError(
                     f"services[{index}].consumes",
-                    f"service '{service.name}' consumes {', '.join(orphans)}, which no service "
+                    f"service '{service.name}' consumes {listing(orphans)}, which no service "
                     "publishes; publish it from a service or list it in externalEventTypes",
                 )
         return self

@@ -35,6 +35,7 @@ MAX_DEPTH = 32
 Path = tuple[str | int, ...]
 
 _TEXT_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_DATA_TAGS = frozenset(
     f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
 )
@@ -99,13 +100,20 @@ def read_yaml(data: bytes) -> YamlDocument:
         return YamlDocument(loader.construct_document(node), retyped)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        raise YamlError(f"invalid YAML: {error.problem or error}", mark.line + 1 if mark else None) from None
+        raise YamlError(f"invalid YAML: {_one_line(error.problem or error)}", mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise YamlError(f"invalid YAML: character #x{error.character:04x} is not allowed in YAML text", line) from None
     except yaml.YAMLError as error:
-        raise YamlError(f"invalid YAML: {error}") from None
+        raise YamlError(f"invalid YAML: {_one_line(error)}") from None
     except RecursionError:
         raise YamlError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
+
+
+def _one_line(problem: object) -> str:
+    return " ".join(str(problem).split())
 
 
 def _check_depth(text: str) -> None:
@@ -195,7 +203,7 @@ class _Inspection:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise YamlError("a mapping key must be plain text", _line(key_node), path)
                 name = str(key_node.value)
-                if key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.tag != _MERGE_TAG:
                     if name in seen:
                         raise YamlError(
                             f"key given twice (lines {seen[name]} and {_line(key_node)}); keep one",
@@ -208,7 +216,7 @@ class _Inspection:
 
     def _note_retyping(self, node: yaml.ScalarNode, path: Path) -> None:
         # Plain style is None from PyYAML's parser and "" from libyaml's.
-        if node.style or node.tag in (_TEXT_TAG, "tag:yaml.org,2002:timestamp") or not node.value:
+        if node.style or node.tag in (_TEXT_TAG, _MERGE_TAG, "tag:yaml.org,2002:timestamp") or not node.value:
             return  # quoted, block, text or empty: no retyping to explain
         value = self._loader.construct_object(node)
         self._retyped.setdefault(path, Retyped(str(node.value), value, _line(node)))

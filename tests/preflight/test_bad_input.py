@@ -267,6 +267,27 @@ CASES = [
         "ml-messaging:services",
         "a topic has at most 2,000 subscriptions",
     ),
+    Case(
+        "a NUL character", replace("location: westeurope", "location: west\x00europe"), ":3:", "#x0000 is not allowed"
+    ),
+    Case(
+        "a value too long to echo",
+        replace("name: training", "name: " + "a" * 5000),
+        "ml-messaging:services[1].name",
+        "...' (5000 characters) is not valid",
+    ),
+    Case(
+        "thousands of unpublished event types",
+        replace("consumes: [data.preprocessed]", "consumes: [" + ", ".join(f"e{i}" for i in range(3000)) + "]"),
+        "ml-messaging:services[1].consumes",
+        "e8, e9 and 2990 more, which no service publishes",
+    ),
+    Case(
+        "a merge key into a setting",
+        append("  ml-messaging:x: &m {a: 1}\n  ml-messaging:y: {<<: *m, b: 2}\n"),
+        "ml-messaging:x",
+        "unknown key",
+    ),
     # The pipeline's own rules, said in words.
     Case(
         "service consuming what it publishes",
