@@ -113,4 +113,14 @@ class GitHubDelivery(pulumi.ComponentResource):
                 value=value,
                 opts=child,
             )
+        # The workflows' token reads by default, and no workflow may approve a pull request: otherwise
+        # a pushed branch's workflow could supply the one required review with github.token
+        # (GitHub Docs, "Managing GitHub Actions settings for a repository", workflow permissions).
+        github.WorkflowRepositoryPermissions(
+            f"{name}-workflow-permissions",
+            repository=args.repository,
+            default_workflow_permissions="read",
+            can_approve_pull_request_reviews=False,
+            opts=child,
+        )
         self.register_outputs({"environments": self.environment_names})

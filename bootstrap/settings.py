@@ -145,6 +145,18 @@ class BootstrapSettings(_Model):
             raise _KeyedError("prod.stateContainer", "must differ from dev.stateContainer")
         if self.dev.secrets_key_id and self.dev.secrets_key_id.lower() == (self.prod.secrets_key_id or "").lower():
             raise _KeyedError("prod.secretsKeyId", "must differ from dev.secretsKeyId (one key per environment)")
+        # A deploy identity may do anything inside its resource group, listing storage account keys
+        # and Key Vault keys included: the state account and the vault must live elsewhere.
+        shared = {self.state_account_resource_group.lower()} | {
+            key.split("/")[4].lower() for key in (self.dev.secrets_key_id, self.prod.secrets_key_id) if key
+        }
+        for stack, environment in (("dev", self.dev), ("prod", self.prod)):
+            if environment.resource_group_name.lower() in shared:
+                raise _KeyedError(
+                    f"{stack}.resourceGroupName",
+                    "must not be the resource group of the state storage account or the secrets vault: "
+                    "the deploy identity could list their keys",
+                )
         return self
 
     @property

@@ -368,3 +368,10 @@ def test_components_are_typed_and_own_every_resource(run: ProgramRun) -> None:
         if resource.custom and not resource.type.startswith("pulumi:providers:"):
             assert resource.parent in component_urns, resource.urn
     assert all(r.urn.startswith(f"urn:pulumi:bootstrap::{PROJECT}::") for r in run.resources)
+
+
+def test_no_workflow_can_approve_a_pull_request_and_tokens_read_by_default(run: ProgramRun) -> None:
+    (permissions,) = run.of_type("github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions")
+    assert permissions.inputs["canApprovePullRequestReviews"] is False
+    assert permissions.inputs["defaultWorkflowPermissions"] == "read"
+    assert permissions.inputs["repository"] == "ml-messaging"

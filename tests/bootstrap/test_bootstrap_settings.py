@@ -133,3 +133,19 @@ def test_the_program_stops_before_registering_anything_with_one_line() -> None:
     message = str(caught.value)
     assert message.startswith(f"{SOURCE}: {PROJECT}:repository: ")
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_an_environment_may_not_share_a_resource_group_with_the_state_account_or_the_vault() -> None:
+    settings = base_settings()
+    state_group = STATE_ACCOUNT_ID.split("/")[4]
+    (line,) = rejection(dev={**settings["dev"], "resourceGroupName": state_group.upper()})
+    assert line.startswith(f"{SOURCE}: {PROJECT}:dev.resourceGroupName: must not be the resource group of the state")
+    subscription = STATE_ACCOUNT_ID.split("/")[2]
+    vault_key = (
+        f"/subscriptions/{subscription}/resourceGroups/rg-vault/providers/Microsoft.KeyVault/vaults/kv-ml/keys/prod"
+    )
+    (line,) = rejection(prod={**settings["prod"], "resourceGroupName": "rg-vault", "secretsKeyId": vault_key})
+    assert (
+        "prod.resourceGroupName: must not be the resource group of the state storage account or the secrets vault"
+        in line
+    )

@@ -473,7 +473,9 @@ def test_a_later_passing_preview_rewrites_the_same_comment(tmp_path: Path) -> No
     assert comment["with"]["marker"] == "<!-- ml-messaging-preview:${{ matrix.stack }} -->"
     assert comment["with"]["body-file"] == "${{ steps.preview.outputs.markdown }}"
     upsert = action("pr-comment")["runs"]["steps"][0]["run"]
-    assert "--method PATCH" in upsert and "startswith(" in upsert
+    assert "--method PATCH" in upsert
+    # Only the bot's own comment is edited: anyone can post one that starts with the marker.
+    assert 'select(.user.login == "github-actions[bot]")' in upsert and "index($2, marker) == 1" in upsert
 
 
 @needs_jq
@@ -549,7 +551,7 @@ def artifact(tmp_path: Path, files: dict[str, str], links: tuple[str, ...] = ())
     source = tmp_path / "src"
     source.mkdir()
     archive = tmp_path / "reports.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
         for name, text in files.items():
             zipped.writestr(name, text)
         for name in links:
@@ -574,13 +576,16 @@ GOOD = {
     [
         (GOOD, (), None),
         ({**GOOD, "extra.sh": "echo"}, (), "must hold exactly"),
-        ({k: v for k, v in GOOD.items() if k != "preflight.sarif"}, ("preflight.sarif",), "other than regular files"),
+        # A link entry is read as data (its target's text), never followed: here not a SARIF log.
+        ({k: v for k, v in GOOD.items() if k != "preflight.sarif"}, ("preflight.sarif",), "not a SARIF 2.1.0 log"),
         ({**GOOD, "preflight.json": "[1, 2"}, (), "not a preflight report"),
         ({**GOOD, "preflight.sarif": json.dumps({"version": "1.0"})}, (), "not a SARIF 2.1.0 log"),
         ({**GOOD, "preflight.md": "## no marker\n"}, (), "does not start with the preflight marker"),
         ({**GOOD, "preflight.md": "<!-- ml-messaging-preflight -->\n" + "x" * 1_100_000}, (), "over 1 MiB"),
+        # 12 MiB that compress to a few KiB: extraction stops at the limit instead of trusting the headers.
+        ({**GOOD, "preflight.json": " " * 12_000_000}, (), "preflight.json is over 10 MiB extracted"),
     ],
-    ids=["plain-data", "extra-file", "symlink", "bad-json", "bad-sarif", "no-marker", "too-big"],
+    ids=["plain-data", "extra-file", "symlink", "bad-json", "bad-sarif", "no-marker", "too-big", "deflate-bomb"],
 )
 def test_the_artifact_is_accepted_only_as_plain_data(
     tmp_path: Path, files: dict[str, str], links: tuple[str, ...], refused: str | None
@@ -610,7 +615,8 @@ def drift_issue_run(tmp_path: Path, outcomes: dict[str, str], exit_code: str) ->
     (fake / "gh").write_text(
         f'#!/usr/bin/env bash\necho "$*" >> {log}\n'
         'for a in "$@"; do if [ -f "$a" ]; then cat "$a" >> ' + str(log) + "; fi; done\n"
-        'if [ "$1 $2" = "issue list" ]; then echo 12; fi\n'
+        # What `gh issue list --jq` prints for the workflow's own open drift issue: number, tab, title.
+        'if [ "$1 $2" = "issue list" ]; then printf "12\\tDrift detected in stack prod\\n"; fi\n'
     )
     (fake / "gh").chmod(0o755)
     report = tmp_path / "report.md"
@@ -901,3 +907,48 @@ def test_pre_commit_hooks_install_from_the_index_and_match_the_dev_pins() -> Non
         "detect-secrets",
         "preflight",
     } <= ids
+
+
+def test_a_manual_drift_run_reports_only_from_main() -> None:
+    drift = workflow("drift.yml")
+    assert "workflow_dispatch" in drift["on"]
+    assert drift["jobs"]["stacks"]["if"] == "github.ref == 'refs/heads/main'"
+    assert drift["jobs"]["drift"]["needs"] == "stacks"  # skipped with it
+
+
+def test_the_preflight_comment_cannot_mention_anyone(tmp_path: Path) -> None:
+    body_step = next(step for step in steps(workflow("report.yml")["jobs"]["comment"]) if step.get("id") == "body")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "preflight.md").write_text(
+        "<!-- ml-messaging-preflight -->\n# Preflight\ncc @octo-org/admins and @someone\n"
+    )
+    out = tmp_path / "out.txt"
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", body_step["run"]],
+        env={
+            "PATH": os.environ["PATH"],
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_OUTPUT": str(out),
+            "DIR": str(reports),
+            "FORK": "false",
+            "SHA": "0" * 40,
+            "RUN_URL": "https://example.invalid/run",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    body = (tmp_path / "preflight-comment.md").read_text()
+    assert body.startswith("<!-- ml-messaging-preflight -->\n")
+    assert "@octo-org" not in body and "@someone" not in body
+    assert "@\u200docto-org/admins" in body
+    assert "Produced by the pull request's own code" in body
+
+
+def test_code_owners_review_what_checks_and_deploys_and_branch_protection_requires_it() -> None:
+    owners = {line.split()[0] for line in (REPO / ".github" / "CODEOWNERS").read_text().splitlines() if line[:1] == "/"}
+    assert {"/.github/", "/bootstrap/", "/policies/", "/stacks/"} <= owners
+    readme = (REPO / "README.md").read_text()
+    assert '"require_code_owner_reviews": true' in readme and '"app_id": 15368' in readme

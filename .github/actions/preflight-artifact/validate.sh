@@ -16,7 +16,12 @@ names=$(unzip -Z1 "$zip" 2>/dev/null | LC_ALL=C sort) || bad "not a zip archive"
   || bad "the artifact must hold exactly preflight.json, preflight.md and preflight.sarif; it holds: $(echo "$names" | tr '\n' ' ' | head -c 300)"
 total=$(unzip -Zt "$zip" | awk '{print $3}')
 [[ "$total" =~ ^[0-9]+$ ]] && [ "$total" -le 20971520 ] || bad "over 20 MiB uncompressed"
-unzip -qq -o "$zip" preflight.json preflight.md preflight.sarif -d "$dir" || bad "extraction failed"
+# The sizes in a zip's headers are the zip's word: each file is extracted through a byte limit, so a
+# deflate bomb stops at the limit instead of filling the disk.
+for name in preflight.json preflight.md preflight.sarif; do
+  { unzip -p "$zip" "$name" 2>/dev/null || true; } | head -c 10485761 > "$dir/$name"
+  [ "$(stat -c %s "$dir/$name")" -le 10485760 ] || bad "$name is over 10 MiB extracted"
+done
 [ -z "$(find "$dir" -mindepth 1 ! -type f -print -quit)" ] || bad "the artifact holds something other than regular files"
 [ "$(du -sb "$dir" | cut -f1)" -le 20971520 ] || bad "over 20 MiB extracted"
 

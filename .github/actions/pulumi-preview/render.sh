@@ -65,6 +65,11 @@ if [ "$(jq length <<<"$errors")" -gt 0 ]; then
   jq -r '.[:20][] | gsub("\u001b\\[[0-9;]*m"; "") | "- " + (gsub("[\r\n]+"; " "))' <<<"$errors"
   echo
 fi
+size=$(wc -c < "$OUTPUT" 2>/dev/null || echo 0)
+if [ "$size" -gt 40000 ]; then
+  echo "> **The preview output has $size characters: only its last 40,000 are below.** The whole output is in this job's log."
+  echo
+fi
 echo "<details><summary>Preview output (last 40,000 characters)</summary>"
 echo
 echo "<pre>"
