@@ -363,10 +363,12 @@ class PolicyPackProcess:
         return err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else ""
 
     def close(self) -> None:
-        """Stop the pack process and drop the connection."""
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        """Stop the pack process, then drop the connection.
+
+        In this order: closing a gRPC channel whose server is still alive waits for its calls to wind
+        down (about 0.2 s per stack, measured); once the server is gone the close is immediate.
+        """
+        channel, self._channel = self._channel, None
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.terminate()
@@ -379,6 +381,8 @@ class PolicyPackProcess:
                 if stream is not None:
                     stream.close()
             self._process = None
+        if channel is not None:
+            channel.close()
 
     @property
     def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -445,7 +449,9 @@ class PolicyPackProcess:
         for resource in resources:
             diagnostics.extend(self.analyze(resource))
         diagnostics.extend(self.analyze_stack(resources))
-        return PolicyReport(self.info(), reconciled, tuple(diagnostics))
+        # The pack answers in no guaranteed order; reports must not change from run to run.
+        ordered = sorted(diagnostics, key=lambda d: (d.policy_name, d.urn, d.message))
+        return PolicyReport(self.info(), reconciled, tuple(ordered))
 
 
 def evaluate_program(

@@ -357,4 +357,4 @@ def evaluate(changes: StackChanges, settings: StackSettings, levels: Mapping[str
             found.append(
                 ChangeDiagnostic(rule.name, level, "high", rule.description, finding.message, finding.urn, finding.key)
             )
-    return found
+    return sorted(found, key=lambda d: (d.policy_name, d.urn, d.message))

@@ -8,6 +8,7 @@ failing that the file's first line.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,8 @@ def _dotted(path: Sequence[str | int]) -> str:
 
 def _line_of(stack_file: Path, project: str, path: KeyPath) -> tuple[int, KeyPath]:
     """1-based line of the deepest key of ``path`` present in the file, and that key's path."""
-    root = yaml.compose(stack_file.read_text(encoding="utf-8"))
+    stat = stack_file.stat()
+    root = _composed(stack_file, stat.st_mtime_ns, stat.st_size)
     config = _child(root, "config")
     if config is None:
         return 1, []
@@ -127,6 +129,17 @@ def _line_of(stack_file: Path, project: str, path: KeyPath) -> tuple[int, KeyPat
         found.append(part)
         node = child
     return line, found
+
+
+@functools.lru_cache(maxsize=16)
+def _composed(stack_file: Path, mtime_ns: int, size: int) -> yaml.Node | None:
+    """The stack file's YAML node tree, parsed once per version of the file (not once per diagnostic:
+    a 400-service stack with a finding per service re-parsed it 400 times)."""
+    del mtime_ns, size  # part of the cache key only
+    return yaml.compose(stack_file.read_text(encoding="utf-8"), Loader=_LOADER)
+
+
+_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:

@@ -57,13 +57,14 @@ def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "protect": r.protect,
-                "dependencies": list(r.dependencies),
-                "propertyDependencies": {k: list(v) for k, v in r.property_dependencies.items()},
+                # Sets in meaning; the SDK sends them in whatever order its awaits finished.
+                "dependencies": sorted(r.dependencies),
+                "propertyDependencies": {k: sorted(v) for k, v in sorted(r.property_dependencies.items())},
                 "provider": r.provider or None,
                 "options": r.options,
                 "inputs": r.inputs,
             }
-            for r in run.resources
+            for r in sorted(run.resources, key=lambda r: r.urn)  # registration order varies between runs
         ],
         "diagnostics": [_diagnostic(result, d, context) for d in report.diagnostics],
         **_changes(result, context),

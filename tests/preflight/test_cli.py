@@ -328,3 +328,18 @@ def test_sarif_fingerprints_follow_the_finding_not_its_line(tls_root: Path, caps
         stack_file.write_text(original)
     assert before == after
     assert len(set(before.values())) == len(before)  # one finding, one fingerprint
+
+
+def test_reports_are_byte_identical_from_run_to_run(
+    tls_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reports(run_dir: Path) -> dict[str, bytes]:
+        args = ["--root", str(tls_root)]
+        for fmt in ("json", "markdown", "sarif", "text"):
+            args += ["--format", fmt, "--output", str(run_dir / f"report.{fmt}")]
+        run(capsys, *args)
+        return {path.name: path.read_bytes() for path in sorted(run_dir.iterdir())}
+
+    first, second = reports(tmp_path / "one"), reports(tmp_path / "two")
+    assert len(first) == 4
+    assert first == second
