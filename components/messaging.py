@@ -23,14 +23,18 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, servicebus
 
+from components.monitoring import diagnostics, metric_alerts
 from components.naming import PipelineNames
+from components.networking import network_rule_set, private_endpoint
 from components.roles import ServiceBusRole, role_definition_id
+from settings.features import TopicSettings
 from settings.model import (
     DeliverySettings,
     NamespaceSettings,
     PrincipalType,
     ServiceSettings,
     StackSettings,
+    Tier,
     iso8601,
 )
 
@@ -42,6 +46,47 @@ _ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1e4d0a-2b7c-4c8e-9f3a-5d6b7c8e9f01")
 def role_assignment_name(scope: str, principal_id: str, role: ServiceBusRole) -> str:
     """The assignment's GUID from (scope, principal, role); ARM IDs compare case-insensitively."""
     return str(uuid.uuid5(_ROLE_ASSIGNMENT_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role.value}"))
+
+
+def namespace_identity(settings: NamespaceSettings) -> servicebus.IdentityArgs | None:
+    """The namespace's managed identities: system-assigned when configured (default: when protected), plus the
+    customer-managed key's user-assigned identity."""
+    key = settings.customer_managed_key
+    system = settings.effective_system_assigned_identity
+    if key is None:
+        return servicebus.IdentityArgs(type=servicebus.ManagedServiceIdentityType.SYSTEM_ASSIGNED) if system else None
+    return servicebus.IdentityArgs(
+        type=servicebus.ManagedServiceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED
+        if system
+        else servicebus.ManagedServiceIdentityType.USER_ASSIGNED,
+        user_assigned_identities=[key.user_assigned_identity_id],
+    )
+
+
+def namespace_encryption(settings: NamespaceSettings) -> servicebus.EncryptionArgs | None:
+    """Customer-managed key encryption with infrastructure (double) encryption, or None for Microsoft-managed keys.
+
+    Premium only, through a user-assigned identity that can use the key
+    (learn.microsoft.com/azure/service-bus-messaging/configure-customer-managed-key).
+    """
+    key = settings.customer_managed_key
+    if key is None:
+        return None
+    reference = key.key
+    return servicebus.EncryptionArgs(
+        key_source=servicebus.KeySource.MICROSOFT_KEY_VAULT,
+        key_vault_properties=[
+            servicebus.KeyVaultPropertiesArgs(
+                key_vault_uri=reference.vault_uri,
+                key_name=reference.name,
+                key_version=reference.version,
+                identity=servicebus.UserAssignedIdentityPropertiesArgs(
+                    user_assigned_identity=key.user_assigned_identity_id
+                ),
+            )
+        ],
+        require_infrastructure_encryption=True,
+    )
 
 
 @dataclass
@@ -78,6 +123,9 @@ class ServiceBusPipelineArgs:
     tags: Mapping[str, str]
     """Tags for every taggable resource (environment and workload included)."""
 
+    topic: TopicSettings = field(default_factory=TopicSettings)
+    """Duplicate detection and message size of the topic."""
+
     @classmethod
     def from_settings(cls, settings: StackSettings, resource_group_name: pulumi.Input[str]) -> ServiceBusPipelineArgs:
         """Build the args from a validated stack's settings."""
@@ -88,6 +136,7 @@ class ServiceBusPipelineArgs:
             namespace=settings.namespace,
             services=settings.services,
             tags=settings.all_tags,
+            topic=settings.topic,
         )
 
 
@@ -113,16 +162,9 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         namespace = self._namespace(child)
         if args.namespace.delete_lock:
             self._lock(namespace, child)
-        topic = servicebus.Topic(
-            f"{name}-topic",
-            topic_name=args.names.topic,
-            namespace_name=namespace.name,
-            resource_group_name=args.resource_group_name,
-            # A partitioned namespace refuses non-partitioned entities, and the reverse
-            # (learn.microsoft.com/azure/service-bus-messaging/enable-partitions-premium).
-            enable_partitioning=True if args.namespace.effective_partitions > 1 else None,
-            opts=child,
-        )
+        self._network(namespace, child)
+        self._monitoring(namespace, child)
+        topic = self._topic(namespace, child)
         subscription_id = (
             authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).subscription_id
             if any(service.principal_id for service in args.services)
@@ -170,8 +212,76 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             minimum_tls_version=settings.minimum_tls_version.value,
             disable_local_auth=True,  # Entra ID only: no SAS key exists to leak
             public_network_access=settings.public_network_access.value,
+            identity=namespace_identity(settings),
+            encryption=namespace_encryption(settings),
             tags=dict(self._args.tags),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=settings.protected)),
+        )
+
+    def _network(self, namespace: servicebus.Namespace, child: pulumi.ResourceOptions) -> None:
+        settings, args = self._args.namespace, self._args
+        rules = settings.effective_network_rules
+        if rules is not None:
+            network_rule_set(
+                self._name, rules, settings.public_network_access.value, namespace, args.resource_group_name, child
+            )
+        if settings.private_networking is not None:
+            private_endpoint(
+                self._name,
+                args.names,
+                settings.private_networking,
+                namespace,
+                args.resource_group_name,
+                args.location,
+                args.tags,
+                child,
+            )
+
+    def _monitoring(self, namespace: servicebus.Namespace, child: pulumi.ResourceOptions) -> None:
+        settings, args = self._args.namespace, self._args
+        if settings.diagnostics is not None:
+            diagnostics(
+                self._name,
+                args.names,
+                settings.diagnostics,
+                namespace,
+                args.resource_group_name,
+                args.location,
+                args.tags,
+                child,
+            )
+        if settings.alerts is not None:
+            metric_alerts(
+                self._name,
+                args.names,
+                settings.alerts,
+                settings.tier is Tier.PREMIUM,
+                namespace,
+                args.resource_group_name,
+                args.tags,
+                child,
+            )
+
+    def _topic(self, namespace: servicebus.Namespace, child: pulumi.ResourceOptions) -> servicebus.Topic:
+        args, topic = self._args, self._args.topic
+        window = topic.effective_duplicate_window
+        return servicebus.Topic(
+            f"{self._name}-topic",
+            topic_name=args.names.topic,
+            namespace_name=namespace.name,
+            resource_group_name=args.resource_group_name,
+            # A partitioned namespace refuses non-partitioned entities, and the reverse
+            # (learn.microsoft.com/azure/service-bus-messaging/enable-partitions-premium).
+            enable_partitioning=True if args.namespace.effective_partitions > 1 else None,
+            # Create-only: "can't enable or disable duplicate detection after the queue or topic is created"
+            # (learn.microsoft.com/azure/service-bus-messaging/enable-duplicate-detection); sent only when on,
+            # so stacks deployed before this setting existed see no change.
+            requires_duplicate_detection=True if topic.requires_duplicate_detection else None,
+            duplicate_detection_history_time_window=iso8601(window) if window is not None else None,
+            # Premium only, 1024-102400 KB (learn.microsoft.com/azure/service-bus-messaging/
+            # service-bus-premium-messaging#large-messages-support).
+            max_message_size_in_kilobytes=topic.max_message_size_in_kilobytes,
+            opts=child,
         )
 
     def _lock(self, namespace: servicebus.Namespace, child: pulumi.ResourceOptions) -> None:
@@ -203,7 +313,8 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             lock_duration=iso8601(delivery.lock_duration),
             default_message_time_to_live=iso8601(delivery.default_message_time_to_live),
             dead_lettering_on_message_expiration=delivery.dead_lettering_on_message_expiration,
-            dead_lettering_on_filter_evaluation_exceptions=True,
+            dead_lettering_on_filter_evaluation_exceptions=delivery.dead_lettering_on_filter_evaluation_exceptions,
+            auto_delete_on_idle=iso8601(delivery.auto_delete_on_idle) if delivery.auto_delete_on_idle else None,
             opts=child,
         )
         first, *others = service.consumes

@@ -101,3 +101,32 @@ class PipelineNames:
     def management_lock(self) -> str:
         """``lock-<namespace>``: the CanNotDelete lock that guards a protected namespace."""
         return f"lock-{self.namespace}"
+
+    @property
+    def private_endpoint(self) -> str:
+        """``pep-<namespace>``: the namespace's private endpoint (CAF abbreviation ``pep``)."""
+        return f"pep-{self.namespace}"
+
+    @property
+    def private_endpoint_nic(self) -> str:
+        """``nic-pep-<namespace>``: the private endpoint's network interface."""
+        return f"nic-{self.private_endpoint}"
+
+    @property
+    def private_dns_zone_link(self) -> str:
+        """``vnetlink-<namespace>``: the created private DNS zone's link to the subnet's virtual network."""
+        return f"vnetlink-{self.namespace}"
+
+    @property
+    def diagnostic_setting(self) -> str:
+        """``diag-<namespace>``: the namespace's diagnostic setting."""
+        return f"diag-{self.namespace}"
+
+    @property
+    def log_analytics_workspace(self) -> str:
+        """``log-<workload>-<env>-<region>-<instance>``: a created Log Analytics workspace (CAF ``log``)."""
+        return f"log-{self._suffix}"
+
+    def metric_alert(self, metric: str) -> str:
+        """``alert-<namespace>-<metric>``: one metric alert rule."""
+        return f"alert-{self.namespace}-{metric.lower()}"

@@ -49,6 +49,17 @@ _ARM_SHAPES: dict[str, tuple[str, str]] = {
         "lockName",
         "providers/Microsoft.Authorization/locks",
     ),
+    "azure-native:servicebus:NamespaceNetworkRuleSet": ("", "networkRuleSets"),
+    "azure-native:network:PrivateEndpoint": ("privateEndpointName", "providers/Microsoft.Network/privateEndpoints"),
+    "azure-native:network:PrivateDnsZoneGroup": ("privateDnsZoneGroupName", "privateDnsZoneGroups"),
+    "azure-native:privatedns:PrivateZone": ("privateZoneName", "providers/Microsoft.Network/privateDnsZones"),
+    "azure-native:privatedns:VirtualNetworkLink": ("virtualNetworkLinkName", "virtualNetworkLinks"),
+    "azure-native:operationalinsights:Workspace": (
+        "workspaceName",
+        "providers/Microsoft.OperationalInsights/workspaces",
+    ),
+    "azure-native:monitor:DiagnosticSetting": ("name", "providers/Microsoft.Insights/diagnosticSettings"),
+    "azure-native:monitor:MetricAlert": ("ruleName", "providers/Microsoft.Insights/metricAlerts"),
 }
 
 

@@ -29,6 +29,16 @@ from components.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name
 from settings.azure_regions import AS_OF as REGIONS_AS_OF
 from settings.azure_regions import AZURE_REGIONS
 from settings.errors import KeyedError
+from settings.features import (
+    STANDARD_MAX_MESSAGE_KB,
+    AlertsSettings,
+    AutoDeleteOnIdle,
+    CustomerManagedKeySettings,
+    DiagnosticsSettings,
+    NetworkRulesSettings,
+    PrivateNetworkingSettings,
+    TopicSettings,
+)
 
 # Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
 MAX_LOCK_DURATION = timedelta(minutes=5)
@@ -190,6 +200,17 @@ class DeliverySettings(_Model):
         default=True,
         description="Move expired messages to the dead-letter queue instead of dropping them.",
     )
+    dead_lettering_on_filter_evaluation_exceptions: bool = Field(
+        default=True,
+        description="Dead-letter a message whose rule evaluation fails instead of dropping it.",
+    )
+    auto_delete_on_idle: AutoDeleteOnIdle | None = Field(
+        default=None,
+        description=(
+            "Delete the subscription, with its messages, after this long idle (ISO 8601, at least PT5M); "
+            "never allowed on a protected stack."
+        ),
+    )
 
 
 class ServiceSettings(_Model):
@@ -252,7 +273,7 @@ class NamespaceSettings(_Model):
     )
     public_network_access: PublicNetworkAccess = Field(
         default=PublicNetworkAccess.ENABLED,
-        description="Public reachability; this repo has no private endpoints yet.",
+        description="Public reachability; must be Disabled with privateNetworking.",
     )
     protected: bool = Field(
         default=False,
@@ -266,6 +287,27 @@ class NamespaceSettings(_Model):
             "(docs/day2.md)."
         ),
     )
+    system_assigned_identity: bool | None = Field(
+        default=None,
+        description="A system-assigned managed identity on the namespace; default: on when protected (and then "
+        "required).",
+    )
+    customer_managed_key: CustomerManagedKeySettings | None = Field(
+        default=None,
+        description="Encrypt at rest with your Key Vault key and require infrastructure encryption; Premium only.",
+    )
+    private_networking: PrivateNetworkingSettings | None = Field(
+        default=None, description="A private endpoint and private DNS for the namespace; Premium only; off if absent."
+    )
+    network_rules: NetworkRulesSettings | None = Field(
+        default=None,
+        description="The namespace firewall (trusted services, IP rules); created with defaults under "
+        "privateNetworking.",
+    )
+    diagnostics: DiagnosticsSettings | None = Field(
+        default=None, description="All logs and metrics to a Log Analytics workspace; off if absent."
+    )
+    alerts: AlertsSettings | None = Field(default=None, description="Metric alerts to an action group; off if absent.")
 
     @field_validator("local_auth_enabled")
     @classmethod
@@ -301,6 +343,65 @@ class NamespaceSettings(_Model):
                 f"premiumMessagingPartitions, which is {self.effective_partitions})",
             )
         return self
+
+    @model_validator(mode="after")
+    def _premium_only_features(self) -> NamespaceSettings:
+        # Private endpoints: "supported with the premium tier"
+        # (https://learn.microsoft.com/azure/service-bus-messaging/private-link-service).
+        # Customer-managed keys: Premium only
+        # (https://learn.microsoft.com/azure/service-bus-messaging/configure-customer-managed-key).
+        if self.tier is not Tier.PREMIUM:
+            for key, value in (
+                ("privateNetworking", self.private_networking),
+                ("customerManagedKey", self.customer_managed_key),
+            ):
+                if value is not None:
+                    raise KeyedError(key, f"is only available with tier Premium (tier is {self.tier})")
+        return self
+
+    @model_validator(mode="after")
+    def _network_access_is_consistent(self) -> NamespaceSettings:
+        if self.private_networking is not None and self.public_network_access is not PublicNetworkAccess.DISABLED:
+            raise KeyedError(
+                "publicNetworkAccess",
+                f"must be Disabled with privateNetworking (it is {self.public_network_access}): clients reach the "
+                "namespace through its private endpoint only",
+            )
+        rules = self.network_rules
+        if rules is not None and self.public_network_access is PublicNetworkAccess.SECURED_BY_PERIMETER:
+            raise KeyedError(
+                "networkRules",
+                "cannot be combined with publicNetworkAccess SecuredByPerimeter: the rule set's own "
+                "publicNetworkAccess takes only Enabled or Disabled, and it must equal the namespace's",
+            )
+        if rules is not None and rules.ip_rules and self.public_network_access is not PublicNetworkAccess.ENABLED:
+            raise KeyedError(
+                "networkRules.ipRules",
+                "apply to the public endpoint only, which publicNetworkAccess Disabled turns off; remove them",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _protected_namespaces_have_an_identity(self) -> NamespaceSettings:
+        if self.protected and self.system_assigned_identity is False:
+            raise KeyedError(
+                "systemAssignedIdentity",
+                "must be true on a protected (production) namespace: it is how the namespace reaches Key Vault and "
+                "other services without secrets",
+            )
+        return self
+
+    @property
+    def effective_system_assigned_identity(self) -> bool:
+        """Whether the namespace gets a system-assigned identity: as configured, else when protected."""
+        return self.protected if self.system_assigned_identity is None else self.system_assigned_identity
+
+    @property
+    def effective_network_rules(self) -> NetworkRulesSettings | None:
+        """The firewall to create: as configured, or the default one that private networking brings."""
+        if self.network_rules is None and self.private_networking is not None:
+            return NetworkRulesSettings()
+        return self.network_rules
 
     @property
     def allowed_capacities(self) -> tuple[int, ...]:
@@ -340,6 +441,7 @@ class StackSettings(_Model):
         description="Tags for every taggable resource; must include owner and costCenter.",
     )
     namespace: NamespaceSettings = Field(description="The Service Bus namespace.")
+    topic: TopicSettings = Field(default_factory=TopicSettings, description="The pipeline's topic.")
     external_event_types: tuple[EventType, ...] = Field(
         default=(), description="Event types published from outside the pipeline."
     )
@@ -489,6 +591,36 @@ class StackSettings(_Model):
                     f"principal {service.principal_id} is a {known} for another service; one principal has one type",
                 )
         return self
+
+    @model_validator(mode="after")
+    def _large_messages_need_premium(self) -> StackSettings:
+        if self.topic.max_message_size_in_kilobytes is not None and self.namespace.tier is not Tier.PREMIUM:
+            raise KeyedError(
+                "topic.maxMessageSizeInKilobytes",
+                f"is only available with tier Premium: Standard accepts at most {STANDARD_MAX_MESSAGE_KB} KB per "
+                "message; remove it",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _protected_stacks_never_auto_delete(self) -> StackSettings:
+        if not self.namespace.protected:
+            return self
+        for index, service in enumerate(self.services):
+            if service.delivery.auto_delete_on_idle is not None:
+                raise KeyedError(
+                    f"services[{index}].delivery.autoDeleteOnIdle",
+                    f"must not be set on a protected (production) stack: service '{service.name}''s subscription "
+                    "would be deleted, with its messages, whenever it is idle that long",
+                )
+        return self
+
+    @property
+    def max_message_size_in_kilobytes(self) -> int:
+        """The largest message the topic accepts: 256 KB on Standard, 1024 KB or the configured size on Premium."""
+        if self.namespace.tier is not Tier.PREMIUM:
+            return STANDARD_MAX_MESSAGE_KB
+        return self.topic.max_message_size_in_kilobytes or 1024
 
     @property
     def names(self) -> PipelineNames:

@@ -26,7 +26,8 @@ from components.naming import (
 from components.roles import ServiceBusRole
 from preflight.mockrun import ProgramRun, RecordedResource, run_program
 from preflight.runner import Layout
-from settings.model import StackSettings, iso8601
+from settings.features import SERVICE_BUS_PRIVATE_DNS_ZONE
+from settings.model import PublicNetworkAccess, StackSettings, Tier, iso8601
 from settings.stack_file import StackConfig, load_stack_file
 
 SB = "azure-native:servicebus"
@@ -41,6 +42,14 @@ RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 LOCK = "azure-native:authorization:ManagementLockByScope"
 COMPONENT = "ml-messaging:messaging:ServiceBusPipeline"
+NETWORK_RULE_SET = f"{SB}:NamespaceNetworkRuleSet"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+DNS_ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+PRIVATE_ZONE = "azure-native:privatedns:PrivateZone"
+VNET_LINK = "azure-native:privatedns:VirtualNetworkLink"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
 DEPLOY_STACK_WORKFLOW = "/.github/workflows/deploy-stack.yml"
 PRODUCTION_STACK, PRODUCTION_ENVIRONMENT = "prod", "production"
 
@@ -238,7 +247,7 @@ def protection_follows_the_config(stack: StackRun) -> None:
 
 def children_are_parented_to_the_component(stack: StackRun) -> None:
     component = only(stack.run, COMPONENT)
-    children = [r for r in stack.run.resources if r.type.startswith(SB)]
+    children = [r for r in stack.run.resources if r.custom and r.type != RESOURCE_GROUP]
     assert children
     assert all(child.parent == component.urn for child in children)
     prefix = f"urn:pulumi:{stack.run.stack}::{stack.run.project}::{COMPONENT}$"
@@ -276,6 +285,8 @@ def outputs_are_one_structure_a_service_can_read(stack: StackRun) -> None:
 
 def tags_carry_environment_workload_and_the_configured_tags(stack: StackRun) -> None:
     taggable = [only(stack.run, NAMESPACE), *stack.run.of_type(RESOURCE_GROUP)]
+    for type_ in (PRIVATE_ENDPOINT, PRIVATE_ZONE, VNET_LINK, WORKSPACE, METRIC_ALERT):
+        taggable += stack.run.of_type(type_)
     for resource in taggable:
         tags = resource.inputs["tags"]
         assert tags == stack.settings.all_tags, resource.name
@@ -299,6 +310,134 @@ def subscription_delivery_settings_come_from_config(stack: StackRun) -> None:
         assert inputs["maxDeliveryCount"] == delivery.max_delivery_count, service.name
         assert inputs["defaultMessageTimeToLive"] == iso8601(delivery.default_message_time_to_live), service.name
         assert inputs["deadLetteringOnMessageExpiration"] is delivery.dead_lettering_on_message_expiration
+        assert (
+            inputs["deadLetteringOnFilterEvaluationExceptions"]
+            is delivery.dead_lettering_on_filter_evaluation_exceptions
+        )
+        expected_idle = iso8601(delivery.auto_delete_on_idle) if delivery.auto_delete_on_idle else None
+        assert inputs.get("autoDeleteOnIdle") == expected_idle, service.name
+        if stack.settings.namespace.protected:
+            assert "autoDeleteOnIdle" not in inputs, service.name
+
+
+def private_networking_follows_the_config(stack: StackRun) -> None:
+    wanted = stack.settings.namespace.private_networking
+    namespace = only(stack.run, NAMESPACE)
+    endpoints = stack.run.of_type(PRIVATE_ENDPOINT)
+    if wanted is None:
+        for type_ in (PRIVATE_ENDPOINT, DNS_ZONE_GROUP, PRIVATE_ZONE, VNET_LINK):
+            assert stack.run.of_type(type_) == [], type_
+        return
+    assert namespace.inputs["publicNetworkAccess"] == PublicNetworkAccess.DISABLED.value
+    (endpoint,) = endpoints
+    assert endpoint.inputs["subnet"]["id"] == wanted.subnet_id
+    (connection,) = endpoint.inputs["privateLinkServiceConnections"]
+    assert connection["privateLinkServiceId"] == namespace.id
+    assert connection["groupIds"] == ["namespace"]
+    (group,) = stack.run.of_type(DNS_ZONE_GROUP)
+    assert group.inputs["privateEndpointName"] == azure_name(endpoint)
+    (zone_config,) = group.inputs["privateDnsZoneConfigs"]
+    zones, links = stack.run.of_type(PRIVATE_ZONE), stack.run.of_type(VNET_LINK)
+    if wanted.private_dns_zone_id is not None:
+        assert zones == [] and links == []
+        assert zone_config["privateDnsZoneId"] == wanted.private_dns_zone_id
+        return
+    (zone,), (link,) = zones, links
+    assert azure_name(zone) == SERVICE_BUS_PRIVATE_DNS_ZONE
+    assert zone_config["privateDnsZoneId"] == zone.id
+    assert link.inputs["privateZoneName"] == SERVICE_BUS_PRIVATE_DNS_ZONE
+    assert link.inputs["virtualNetwork"] == {"id": wanted.virtual_network_id}
+    assert link.inputs["registrationEnabled"] is False
+
+
+def the_network_rule_set_agrees_with_the_namespace(stack: StackRun) -> None:
+    # azure-native treats the two publicNetworkAccess values as one setting (pulumi/pulumi-azure-native#4825).
+    wanted = stack.settings.namespace.effective_network_rules
+    rule_sets = stack.run.of_type(NETWORK_RULE_SET)
+    if wanted is None:
+        assert rule_sets == []
+        return
+    (rule_set,) = rule_sets
+    namespace = only(stack.run, NAMESPACE)
+    assert rule_set.inputs["publicNetworkAccess"] == namespace.inputs["publicNetworkAccess"]
+    assert rule_set.inputs["trustedServiceAccessEnabled"] is wanted.trusted_service_access_enabled
+    assert [rule["ipMask"] for rule in rule_set.inputs.get("ipRules", [])] == list(wanted.ip_rules)
+    if wanted.ip_rules or namespace.inputs["publicNetworkAccess"] != "Enabled":
+        assert rule_set.inputs["defaultAction"] == "Deny"
+
+
+def diagnostics_follow_the_config(stack: StackRun) -> None:
+    wanted = stack.settings.namespace.diagnostics
+    settings, workspaces = stack.run.of_type(DIAGNOSTIC_SETTING), stack.run.of_type(WORKSPACE)
+    if wanted is None:
+        assert settings == [] and workspaces == []
+        return
+    (setting,) = settings
+    assert setting.inputs["resourceUri"] == only(stack.run, NAMESPACE).id
+    assert setting.inputs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    assert setting.inputs["metrics"] == [{"category": "AllMetrics", "enabled": True}]
+    if wanted.workspace_id is not None:
+        assert workspaces == []
+        assert setting.inputs["workspaceId"] == wanted.workspace_id
+        return
+    (workspace,) = workspaces
+    assert setting.inputs["workspaceId"] == workspace.id
+    assert workspace.inputs["retentionInDays"] == wanted.effective_retention_in_days
+
+
+def alerts_follow_the_config(stack: StackRun) -> None:
+    wanted = stack.settings.namespace.alerts
+    alerts = stack.run.of_type(METRIC_ALERT)
+    if wanted is None:
+        assert alerts == []
+        return
+    premium = stack.settings.namespace.tier is Tier.PREMIUM
+    expected = {"DeadletteredMessages", "ActiveMessages", "ThrottledRequests", "ServerErrors"}
+    if premium:
+        expected |= {"NamespaceCpuUsage", "NamespaceMemoryUsage"}
+    namespace_id = only(stack.run, NAMESPACE).id
+    seen = set()
+    for alert in alerts:
+        inputs = alert.inputs
+        (criterion,) = inputs["criteria"]["allOf"]
+        seen.add(criterion["metricName"])
+        assert inputs["scopes"] == [namespace_id], alert.name
+        assert inputs["actions"] == [{"actionGroupId": wanted.action_group_id}], alert.name
+        assert criterion["operator"] == "GreaterThan"
+        if criterion["metricName"] in ("DeadletteredMessages", "ActiveMessages"):
+            assert criterion["dimensions"] == [
+                {"name": "EntityName", "operator": "Include", "values": [stack.settings.names.topic]}
+            ]
+    assert seen == expected
+    assert len(alerts) == len(expected)
+
+
+def identity_and_encryption_follow_the_config(stack: StackRun) -> None:
+    wanted = stack.settings.namespace
+    inputs = only(stack.run, NAMESPACE).inputs
+    key = wanted.customer_managed_key
+    if key is None:
+        assert "encryption" not in inputs
+        expected = {"type": "SystemAssigned"} if wanted.effective_system_assigned_identity else None
+        assert inputs.get("identity") == expected
+        return
+    encryption = inputs["encryption"]
+    assert encryption["keySource"] == "Microsoft.KeyVault"
+    assert encryption["requireInfrastructureEncryption"] is True
+    (vault,) = encryption["keyVaultProperties"]
+    assert vault["identity"] == {"userAssignedIdentity": key.user_assigned_identity_id}
+    assert key.user_assigned_identity_id in inputs["identity"]["userAssignedIdentities"]
+
+
+def topic_settings_follow_the_config(stack: StackRun) -> None:
+    wanted = stack.settings.topic
+    inputs = only(stack.run, TOPIC).inputs
+    assert inputs.get("requiresDuplicateDetection", False) is wanted.requires_duplicate_detection
+    window = wanted.effective_duplicate_window
+    assert inputs.get("duplicateDetectionHistoryTimeWindow") == (iso8601(window) if window else None)
+    assert inputs.get("maxMessageSizeInKilobytes") == wanted.max_message_size_in_kilobytes
+    if stack.settings.namespace.tier is not Tier.PREMIUM:
+        assert "maxMessageSizeInKilobytes" not in inputs
 
 
 STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
@@ -318,6 +457,12 @@ STACK_INVARIANTS: tuple[Callable[[StackRun], None], ...] = (
     a_resource_group_is_created_unless_an_existing_one_is_named,
     subscription_delivery_settings_come_from_config,
     topics_are_partitioned_exactly_when_the_namespace_is,
+    private_networking_follows_the_config,
+    the_network_rule_set_agrees_with_the_namespace,
+    diagnostics_follow_the_config,
+    alerts_follow_the_config,
+    identity_and_encryption_follow_the_config,
+    topic_settings_follow_the_config,
 )
 
 
