@@ -2,13 +2,14 @@
 
 from pulumi_policy import Policy
 
-from sbpolicies import governance, naming, reliability, routing, security, tiers
+from sbpolicies import governance, naming, observability, reliability, routing, security, tiers
 
 ALL_POLICIES: list[Policy] = [
     *naming.POLICIES,
     *tiers.POLICIES,
     *security.POLICIES,
     *reliability.POLICIES,
+    *observability.POLICIES,
     *routing.POLICIES,
     *governance.POLICIES,
 ]

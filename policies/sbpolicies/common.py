@@ -7,10 +7,10 @@ does not import the program's modules: it judges what the program produced, not 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+T = TypeVar("T")
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
@@ -118,6 +119,64 @@ def references(resource: PolicyResource, key: str, target: PolicyResource, targe
     return False
 
 
+def is_list(value: Any) -> bool:
+    """A list property (the SDK hands lists to policies as a read-only ``Sequence`` proxy)."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> bool:
+    """Whether the engine reports ``resource.props[key]`` as depending on ``target``."""
+    return any(dep.urn == target.urn for dep in resource.property_dependencies.get(key, []))
+
+
+def is_namespace_id(value: Any, namespace: PolicyResource) -> bool:
+    """Whether a known ARM ID string is the namespace's ID (compared by its namespace name)."""
+    if not isinstance(value, str):
+        return False
+    ok, name = known_value(namespace.props, "namespaceName")
+    if not ok or not isinstance(name, str):
+        return False
+    return value.lower().rstrip("/").endswith(f"/providers/microsoft.servicebus/namespaces/{name.lower()}")
+
+
+def points_at_namespace(resource: PolicyResource, key: str, namespace: PolicyResource, *path: str) -> bool:
+    """Whether ``resource.props[key]`` (or a string found at ``path`` inside it, lists walked) is the
+    namespace's ID: by property dependency first (IDs are unknown during a first preview), else by value."""
+    if depends_on(resource, key, namespace):
+        return True
+    try:
+        values = _walk(value_at(resource.props, key), path)
+        return any(is_namespace_id(value, namespace) for value in values)
+    except UnknownValueError:
+        return False
+
+
+def _walk(value: Any, path: tuple[str, ...]) -> list[Any]:
+    if is_list(value):
+        return [found for item in value for found in _walk(item, path)]
+    if not path:
+        return [value]
+    if not isinstance(value, Mapping):
+        return []
+    return _walk(value.get(path[0]), path[1:])
+
+
+def quietly(check: Callable[..., T], *args: Any, unknown: T) -> T:
+    """``check(*args)``, or ``unknown`` when it meets a value unknown during preview."""
+    try:
+        return check(*args)
+    except UnknownValueError:
+        return unknown
+
+
+def namespaces(resources: Iterable[PolicyResource]) -> list[PolicyResource]:
+    return [r for r in resources if is_type(r.resource_type, "servicebus", "Namespace")]
+
+
+def of_type(resources: Iterable[PolicyResource], module: str, kind: str) -> list[PolicyResource]:
+    return [r for r in resources if is_type(r.resource_type, module, kind)]
+
+
 @dataclass(frozen=True)
 class Meta:
     """What every rule declares: name, one-sentence description, severity, how to fix, why."""
@@ -129,9 +188,12 @@ class Meta:
     source: str
     url: str
     enforcement_level: EnforcementLevel | None = None
+    anchors: tuple[str, ...] = ()
+    """External rule IDs this rule stands in for (``AzurePolicy:cbd11fd3``, ``Checkov:CKV_AZURE_204``,
+    ``PSRule:Azure.ServiceBus.MinTLS``, ``APRL:d810e3a8``); policies/README.md's parity table lists each."""
 
     def tags(self) -> list[str]:
-        return [f"source:{self.source}"]
+        return [f"source:{self.source}", *(f"anchor:{anchor}" for anchor in self.anchors)]
 
 
 def schema(properties: dict[str, dict[str, Any]], required: list[str] | None = None) -> PolicyConfigSchema:

@@ -7,10 +7,12 @@ filters and actions"; docs/azure-facts.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
 from sbpolicies.common import Meta, is_type, known_value, label, references, stack_policy, value_at
 
@@ -26,23 +28,41 @@ _MATCH_FIELDS = (
     "replyToSessionId",
     "contentType",
 )
-_TRUE_SQL = {"1=1", "1 = 1", "true"}
+# A SQL filter that is always true: TRUE, or a literal compared with itself (1=1, 2 = 2, 'a'='a'),
+# in any case and spacing, optionally in parentheses.
+_ALWAYS_TRUE_SQL = re.compile(r"^(?:true|(-?\d+(?:\.\d+)?|'[^']*')=\1)$")
 
 FILTER_REQUIRED = Meta(
     name="servicebus-subscription-filter-required",
-    description="Every subscription replaces its catch-all $Default rule with a filter for its own events.",
+    description="Every subscription replaces its catch-all $Default rule and has no rule that matches every message.",
     severity=Severity.HIGH,
     remediation=(
         "List the event types the service consumes under `consumes:`; the component then replaces the "
-        "$Default rule (servicebus.DefaultRule) with a correlation filter on them."
+        "$Default rule (servicebus.DefaultRule) with a correlation filter on them; remove any extra Rule whose "
+        "filter is always true (SQL 1=1 or TRUE, or a correlation filter that sets no property)."
     ),
     source="Microsoft 'Topic filters and actions' ($Default TrueFilter receives every message)",
     url=FILTERS_DOC,
 )
 
 
+def always_true_sql(expression: str) -> bool:
+    """Whether a SQL filter expression matches every message (``1=1``, ``2 = 2``, ``TRUE``, ...)."""
+    text = re.sub(r"\s+", "", expression).lower()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return bool(_ALWAYS_TRUE_SQL.match(text))
+
+
 def filter_problem(props: Mapping[str, Any]) -> str | None:
-    """Why a rule's filter would still match every message, or None if it is selective."""
+    """Why a rule's filter would still match every message, or None if it is selective (or unknown)."""
+    try:
+        return _filter_problem(props)
+    except UnknownValueError:
+        return None  # unknown during preview: judged on the next run
+
+
+def _filter_problem(props: Mapping[str, Any]) -> str | None:
     filter_type = value_at(props, "filterType")
     if filter_type == "CorrelationFilter":
         correlation = value_at(props, "correlationFilter") or {}
@@ -50,8 +70,8 @@ def filter_problem(props: Mapping[str, Any]) -> str | None:
             return "its correlation filter matches on nothing"
         return None
     if filter_type == "SqlFilter":
-        expression = str(value_at(props, "sqlFilter", "sqlExpression") or "").strip().lower()
-        if not expression or expression in _TRUE_SQL:
+        expression = str(value_at(props, "sqlFilter", "sqlExpression") or "").strip()
+        if not expression or always_true_sql(expression):
             return f"its SQL filter '{expression or '(empty)'}' matches every message"
         return None
     return f"its filterType is {filter_type or '(not set)'}"
@@ -90,6 +110,18 @@ def check_filter_required(args: StackValidationArgs, report: ReportViolation) ->
             problem = filter_problem(rule.props)
             if problem:
                 report(f"{who}: the rule replacing $Default ({rule.name}) is not selective: {problem}.", rule.urn)
+        for rule in rules:
+            if rule in replacements or not is_type(rule.resource_type, "servicebus", "Rule"):
+                continue
+            if not references(rule, "subscriptionName", subscription, _subscription_keys()):
+                continue
+            problem = filter_problem(rule.props)
+            if problem:
+                report(
+                    f"{who}: its extra rule '{rule.name}' makes it receive every event on the topic: {problem}; "
+                    "required: a filter for its own event types, or remove the rule.",
+                    rule.urn,
+                )
 
 
 TOPIC_HAS_SUBSCRIPTION = Meta(

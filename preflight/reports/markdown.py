@@ -29,6 +29,7 @@ from preflight.runner import StackResult
 GITHUB_COMMENT_LIMIT = 65_536
 MARKER = "<!-- ml-messaging-preflight -->"
 _SAFETY = 512  # room for the trimming notes themselves
+_ROWS_PER_RULE = 5
 
 
 def render(results: Sequence[StackResult], context: ReportContext, limit: int = GITHUB_COMMENT_LIMIT) -> str:
@@ -121,14 +122,25 @@ def _diagnostics(
         "| policy | resource | finding | fix | where |",
         "|---|---|---|---|---|",
     ]
+    by_policy: dict[str, list[Diagnostic]] = {}
     for diagnostic in diagnostics:
-        policy = result.policies.pack.policy(diagnostic.policy_name)
-        where = location_of(result, diagnostic, context.layout)
+        by_policy.setdefault(diagnostic.policy_name, []).append(diagnostic)
+    for name, found in by_policy.items():
+        policy = result.policies.pack.policy(name)
         fix = f"{policy.remediation} ([why]({policy.url}))" if policy.url else policy.remediation
-        lines.append(
-            f"| `{diagnostic.policy_name}` | `{resource_name(result, diagnostic)}` | {_cell(diagnostic.message)} | "
-            f"{_cell(fix)} | `{where.file}:{where.line}` |"
-        )
+        # Many findings of one rule (a rule every service breaks) share a row: the comment must stay
+        # under GitHub's limit, and the JSON and SARIF reports keep every one of them.
+        shown = found if len(found) <= _ROWS_PER_RULE else found[:1]
+        for diagnostic in shown:
+            where = location_of(result, diagnostic, context.layout)
+            finding = _cell(diagnostic.message)
+            if len(shown) < len(found):
+                others = ", ".join(f"`{resource_name(result, d)}`" for d in found[1:_ROWS_PER_RULE])
+                finding += f" **And {len(found) - 1} more** ({others}, …): see the JSON or SARIF report."
+            lines.append(
+                f"| `{name}` | `{resource_name(result, diagnostic)}` | {finding} | "
+                f"{_cell(fix)} | `{where.file}:{where.line}` |"
+            )
     return [*lines, ""]
 
 
@@ -203,8 +215,12 @@ def _node(kind: str, name: str) -> str:
 
 def _mermaid(result: StackResult) -> str:
     routes = routing(result.stack.settings, result.run)
+    settings = result.stack.settings
     topic = _node("topic", routes.topic)
-    lines = ["flowchart LR", f'  {topic}[("{routes.topic}")]']
+    # The largest accepted message differs by tier (Standard 256 KB, Premium 1024 KB or as configured):
+    # shown on the topic so that a dev/prod difference is visible in each stack's diagram.
+    size = f"max message {settings.max_message_size_in_kilobytes:,} KB ({settings.namespace.tier.value})"
+    lines = ["flowchart LR", f'  {topic}[("{routes.topic}<br/>{size}")]']
     if routes.external:
         lines.append('  external(["outside the pipeline"])')
         lines.append(f'  external -->|"{", ".join(routes.external)}"| {topic}')
@@ -215,4 +231,35 @@ def _mermaid(result: StackResult) -> str:
         label = ", ".join(route.event_types) or "no filter"
         lines.append(f'  {topic} -->|"{label}"| {subscription}[/"{route.subscription}"/]')
         lines.append(f'  {subscription} --> {_node("svc", route.consumer)}["{route.consumer}"]')
+    lines += _platform_lines(result, topic)
     return "\n".join(lines)
+
+
+def _platform_lines(result: StackResult, topic: str) -> list[str]:
+    """Private endpoint, private DNS and diagnostics, when the stack has them (from what the program registered)."""
+    inputs = {r.type: r.inputs for r in result.run.resources}
+    lines: list[str] = []
+    endpoint = inputs.get("azure-native:network:PrivateEndpoint")
+    if endpoint is not None:
+        subnet = str(endpoint.get("subnet", {}).get("id", "")).rsplit("/", 1)[-1]
+        pep = _node("pep", str(endpoint.get("privateEndpointName", "private endpoint")))
+        lines.append(f'  {pep}{{{{"private endpoint {endpoint.get("privateEndpointName", "")}<br/>subnet {subnet}"}}}}')
+        lines.append(f"  {pep} -.->|private link| {topic}")
+        zone_group = inputs.get("azure-native:network:PrivateDnsZoneGroup")
+        if zone_group is not None:
+            created = "azure-native:privatedns:PrivateZone" in inputs
+            origin = "created, linked to the VNet" if created else "existing"
+            lines.append(f'  dns_zone[("privatelink.servicebus.windows.net<br/>{origin}")] -.-|A record| {pep}')
+    diagnostic = inputs.get("azure-native:monitor:DiagnosticSetting")
+    if diagnostic is not None:
+        workspace = inputs.get("azure-native:operationalinsights:Workspace")
+        name = (
+            f"{workspace.get('workspaceName', '')} (created)"
+            if workspace is not None
+            else str(diagnostic.get("workspaceId", "")).rsplit("/", 1)[-1]
+        )
+        lines.append(f'  {topic} -.->|"diagnostics: allLogs, AllMetrics"| logs[("Log Analytics {name}")]')
+    alerts = [r for r in result.run.resources if r.type == "azure-native:monitor:MetricAlert"]
+    if alerts:
+        lines.append(f'  {topic} -.->|"{len(alerts)} metric alert(s)"| alerts(["action group"])')
+    return lines

@@ -185,3 +185,32 @@ def test_a_pack_that_cannot_start_is_reported_not_hung(tmp_path: Path) -> None:
         PolicyPackProcess(tmp_path, "p", "s", start_timeout=30),
     ):
         pass
+
+
+def parity_rows(readme: str) -> dict[str, str]:
+    """The parity table of policies/README.md: each external rule ID and its "Pack rule" cell."""
+    lines = readme.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Framework | ID |"))
+    rows: dict[str, str] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[1].strip("`")] = cells[-1]
+    return rows
+
+
+def test_parity_table_is_in_step_with_the_pack(pack: PolicyPackProcess) -> None:
+    rows = parity_rows((PACK_DIR / "README.md").read_text())
+    names = {p.name for p in pack.info().policies}
+    assert len(rows) >= 20
+    for anchor, cell in rows.items():
+        named = re.findall(r"`([a-z0-9-]+)`", cell)
+        assert named or cell.startswith("not applicable:"), (anchor, cell)
+        assert set(named) <= names, f"{anchor} maps to {named}, not all in the pack"
+    for policy in pack.info().policies:
+        for tag in policy.tags:
+            if tag.startswith("anchor:"):
+                anchor = tag.removeprefix("anchor:")
+                assert anchor in rows, f"{policy.name}'s anchor {anchor} missing from the parity table"
+                assert f"`{policy.name}`" in rows[anchor], (anchor, rows[anchor])

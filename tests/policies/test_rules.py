@@ -92,6 +92,189 @@ def network_rule_set(resources: Resources) -> Resources:
     )
 
 
+NS_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-mlpipe-prod-weu-001/providers/"
+    "Microsoft.ServiceBus/namespaces/sbns-mlpipe-prod-weu-001"
+)
+UAI_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-mlpipe-prod-weu-001/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/id-mlpipe-prod"
+)
+CMK = {
+    "keySource": "Microsoft.KeyVault",
+    "keyVaultProperties": [
+        {"keyName": "sb", "keyVaultUri": "https://kv.vault.azure.net", "identity": {"userAssignedIdentity": UAI_ID}}
+    ],
+    "requireInfrastructureEncryption": True,
+}
+
+
+FIXTURE_SUBSCRIPTIONS = ("sbts-preprocessing", "sbts-training", "sbts-inference", "sbts-result-processing")
+
+
+def subscription_criteria(metric: str, subscriptions: tuple[str, ...]) -> dict[str, Any]:
+    """Alert criteria whose EntityName dimension lists subscriptions rather than the topic."""
+    criteria: dict[str, Any] = alert("b", metric)["criteria"]
+    criteria["allOf"][0]["dimensions"][0]["values"] = list(subscriptions)
+    return criteria
+
+
+def alert(name: str, metric: str, entity: str = "sbt-mlpipe-events") -> dict[str, Any]:
+    return {
+        "scopes": [NS_ID],
+        "enabled": True,
+        "severity": 2,
+        "actions": [
+            {"actionGroupId": "/subscriptions/0/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag"}
+        ],
+        "criteria": {
+            "odataType": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+            "allOf": [
+                {
+                    "name": name,
+                    "metricName": metric,
+                    "operator": "GreaterThan",
+                    "threshold": 0,
+                    "timeAggregation": "Maximum",
+                    "dimensions": [{"name": "EntityName", "operator": "Include", "values": [entity]}],
+                }
+            ],
+        },
+    }
+
+
+_PRODUCTION_PARTS = (
+    ":PrivateEndpoint",
+    ":PrivateDnsZoneGroup",
+    ":PrivateZone",
+    ":VirtualNetworkLink",
+    ":NamespaceNetworkRuleSet",
+    ":DiagnosticSetting",
+    ":Workspace",
+    ":MetricAlert",
+    ":AutoscaleSetting",
+)
+
+
+WORKSPACE_ID = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w"
+
+
+def production_grade(resources: Resources) -> Resources:
+    """The fixture prod stack plus what the production-grade component adds (private endpoint,
+    diagnostics, alerts, identity/CMK, geo-replication, autoscale, duplicate detection), built here
+    rather than taken from the fixture, so that each rule's bad case removes the only compliant part."""
+    resources = [r for r in resources if not r.type.endswith(_PRODUCTION_PARTS)]
+    resources = change(
+        resources,
+        "Namespace",
+        publicNetworkAccess="Disabled",
+        identity={"type": "UserAssigned", "userAssignedIdentities": [UAI_ID]},
+        encryption=CMK,
+        geoDataReplication={
+            "locations": [
+                {"locationName": "westeurope", "roleType": "Primary"},
+                {"locationName": "northeurope", "roleType": "Secondary"},
+            ]
+        },
+    )
+    resources = change(resources, "Topic", requiresDuplicateDetection=True, duplicateDetectionHistoryTimeWindow="PT10M")
+    namespace = first_of(resources, "Namespace")
+    extras = [
+        extra_resource(
+            namespace,
+            "azure-native:network:PrivateEndpoint",
+            "ml-pipeline-pe",
+            {
+                "privateLinkServiceConnections": [
+                    {"name": "sb", "privateLinkServiceId": NS_ID, "groupIds": ["namespace"]}
+                ],
+                "subnet": {
+                    "id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
+                },
+            },
+            privateLinkServiceConnections=[namespace.urn],
+        ),
+        extra_resource(
+            namespace,
+            "azure-native:monitor:DiagnosticSetting",
+            "ml-pipeline-diagnostics",
+            {
+                "resourceUri": NS_ID,
+                "logs": [{"categoryGroup": "allLogs", "enabled": True}],
+                "metrics": [{"category": "AllMetrics", "enabled": True}],
+                "workspaceId": WORKSPACE_ID,
+            },
+            resourceUri=[namespace.urn],
+        ),
+        extra_resource(
+            namespace,
+            "azure-native:monitor:MetricAlert",
+            "ml-pipeline-deadletter-alert",
+            alert("deadletter", "DeadletteredMessages"),
+            scopes=[namespace.urn],
+        ),
+        extra_resource(
+            namespace,
+            "azure-native:monitor:MetricAlert",
+            "ml-pipeline-backlog-alert",
+            alert("backlog", "ActiveMessages"),
+            scopes=[namespace.urn],
+        ),
+        extra_resource(
+            namespace,
+            "azure-native:monitor:AutoscaleSetting",
+            "ml-pipeline-autoscale",
+            {"targetResourceUri": NS_ID, "enabled": True, "profiles": [{"name": "default"}]},
+            targetResourceUri=[namespace.urn],
+        ),
+    ]
+    for extra in extras:
+        resources = added(resources, extra)
+    return resources
+
+
+def extra(type_: str, name: str, properties: dict[str, Any], **deps: str) -> Mutation:
+    """Add a resource beside the namespace; ``deps`` name a property and the type suffix it depends on."""
+
+    def add(resources: Resources) -> Resources:
+        namespace = first_of(resources, "Namespace")
+        dependencies = {key: [first_of(resources, suffix).urn] for key, suffix in deps.items()}
+        return added(resources, extra_resource(namespace, type_, name, properties, **dependencies))
+
+    return add
+
+
+def role(name: str, role_id: str, scope_id: str, **deps: str) -> Mutation:
+    """A role assignment beside the namespace; ``scope="ResourceGroup"`` makes its scope depend on it."""
+    return extra(
+        "azure-native:authorization:RoleAssignment",
+        name,
+        {"principalId": "x", "roleDefinitionId": ROLE_PREFIX + role_id, "scope": scope_id},
+        **deps,
+    )
+
+
+def rule(name: str, subscription: str, properties: dict[str, Any]) -> Mutation:
+    def add(resources: Resources) -> Resources:
+        target = next(r for r in resources if r.name == f"ml-pipeline-{subscription}-subscription")
+        return added(
+            resources,
+            extra_resource(
+                target,
+                "azure-native:servicebus:Rule",
+                name,
+                {"ruleName": name, "subscriptionName": f"sbts-{subscription}", **properties},
+                subscriptionName=[target.urn],
+            ),
+        )
+
+    return add
+
+
+def drop(type_suffix: str, name: str | None = None) -> Mutation:
+    return lambda rs: change(rs, type_suffix, name, drop=True)
+
+
 def compose(*steps: Mutation) -> Mutation:
     def run(resources: Resources) -> Resources:
         for step in steps:
@@ -210,28 +393,121 @@ CASES = [
     ),
     Case(
         "servicebus-public-network-access",
-        same,
+        ns(publicNetworkAccess="Enabled"),
         "publicNetworkAccess=Enabled and no network rule set",
         ns(publicNetworkAccess=...),
         True,
         ns(publicNetworkAccess=UNKNOWN),
-        good=ns(publicNetworkAccess="Disabled"),
         extra_bad=(
             (
                 "rule set allowing by default",
-                compose(network_rule_set, lambda rs: change(rs, "NamespaceNetworkRuleSet", defaultAction="Allow")),
+                compose(
+                    ns(publicNetworkAccess="Enabled"),
+                    network_rule_set,
+                    lambda rs: change(rs, "NamespaceNetworkRuleSet", defaultAction="Allow"),
+                ),
                 "no network rule set",
+            ),
+            (
+                "rule set allowing 0.0.0.0/0",
+                compose(
+                    network_rule_set,
+                    lambda rs: change(
+                        rs, "NamespaceNetworkRuleSet", ipRules=[{"ipMask": "0.0.0.0/0", "action": "Allow"}]
+                    ),
+                ),
+                "allows 0.0.0.0/0, every address",
+            ),
+            (
+                "rule set re-enabling public access behind a Disabled namespace",
+                compose(
+                    network_rule_set, lambda rs: change(rs, "NamespaceNetworkRuleSet", publicNetworkAccess="Enabled")
+                ),
+                "re-opens it",
             ),
         ),
     ),
     Case(
         "servicebus-customer-managed-key",
-        same,
+        ns(encryption=...),
         "uses keySource Microsoft-managed (default); required: Microsoft.KeyVault",
         ns(encryption=...),
         True,
         ns(encryption=UNKNOWN),
-        good=ns(encryption={"keySource": "Microsoft.KeyVault", "keyVaultProperties": [{"keyName": "sb"}]}),
+        extra_bad=(
+            ("no key", ns(encryption={"keySource": "Microsoft.KeyVault"}), "no keyVaultProperties"),
+            ("no identity", ns(identity=...), "not among the namespace's user-assigned identities"),
+            ("key without its vault", ns(encryption__keyVaultProperties=[{"keyName": "sb"}]), "lacks keyVaultUri"),
+            (
+                "no user-assigned key identity and no system-assigned identity",
+                ns(encryption__keyVaultProperties=[{"keyName": "sb", "keyVaultUri": "https://kv.vault.azure.net"}]),
+                "no system-assigned one",
+            ),
+        ),
+    ),
+    Case(
+        "servicebus-double-encryption",
+        ns(encryption__requireInfrastructureEncryption=False),
+        "uses a customer-managed key without requireInfrastructureEncryption",
+        ns(encryption__requireInfrastructureEncryption=...),
+        True,
+        ns(encryption__requireInfrastructureEncryption=UNKNOWN),
+    ),
+    Case(
+        "servicebus-managed-identity",
+        ns(identity={"type": "None"}),
+        "has no managed identity (identity.type None)",
+        ns(identity=...),
+        True,
+        ns(identity__type=UNKNOWN),
+    ),
+    Case(
+        "servicebus-private-endpoint",
+        drop("PrivateEndpoint"),
+        "has no private endpoint with group 'namespace'",
+        lambda rs: change(rs, "PrivateEndpoint", privateLinkServiceConnections=...),
+        True,
+        lambda rs: change(rs, "PrivateEndpoint", privateLinkServiceConnections=UNKNOWN),
+        extra_bad=(
+            (
+                "endpoint for another group",
+                lambda rs: change(
+                    rs,
+                    "PrivateEndpoint",
+                    privateLinkServiceConnections=[{"privateLinkServiceId": NS_ID, "groupIds": ["topic"]}],
+                ),
+                "has no private endpoint",
+            ),
+        ),
+    ),
+    Case(
+        "servicebus-sas-no-manage",
+        extra(
+            "azure-native:servicebus:TopicAuthorizationRule",
+            "ml-pipeline-topic-admin",
+            {"authorizationRuleName": "admin", "rights": ["Listen", "Manage"]},
+            topicName="Topic",
+        ),
+        "TopicAuthorizationRule 'admin' on topic grants Manage",
+        extra("azure-native:servicebus:TopicAuthorizationRule", "ml-pipeline-topic-norights", {}),
+        False,
+        extra("azure-native:servicebus:TopicAuthorizationRule", "ml-pipeline-topic-unknown", {"rights": UNKNOWN}),
+        good=extra(
+            "azure-native:servicebus:TopicAuthorizationRule",
+            "ml-pipeline-topic-send",
+            {"authorizationRuleName": "send", "rights": ["Send"]},
+        ),
+        extra_bad=(
+            (
+                "queue rule with Manage",
+                extra(
+                    "azure-native:servicebus:QueueAuthorizationRule",
+                    "ml-pipeline-queue-admin",
+                    {"authorizationRuleName": "qadmin", "rights": ["Manage", "Send", "Listen"]},
+                ),
+                "QueueAuthorizationRule 'qadmin' on queue grants Manage",
+            ),
+        ),
     ),
     Case(
         "servicebus-rbac-least-privilege",
@@ -245,6 +521,35 @@ CASES = [
                 "owner found through the scope's dependency while the scope is unknown",
                 owner_on_namespace(UNKNOWN),
                 "Data Owner",
+            ),
+            (
+                "data receiver on the whole namespace",
+                role("ns-receiver", "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", NS_ID),
+                "grants Azure Service Bus Data Receiver on a Service Bus scope (the whole namespace)",
+            ),
+            (
+                "data receiver on the topic, not the service's subscription",
+                role("topic-receiver", "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", NS_ID + "/topics/sbt-mlpipe-events"),
+                "Data Receiver on a Service Bus scope (a topic)",
+            ),
+            (
+                "owner at resource group scope",
+                role(
+                    "rg-owner",
+                    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+                    "/subscriptions/0/resourceGroups/rg-mlpipe-prod-weu-001",
+                ),
+                "grants Owner at resource group scope",
+            ),
+            (
+                "data sender at Azure subscription scope",
+                role("sub-sender", SENDER, "/subscriptions/00000000-0000-0000-0000-000000000000"),
+                "grants Azure Service Bus Data Sender at Azure subscription scope",
+            ),
+            (
+                "contributor on the resource group found through the scope's dependency",
+                role("rg-contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c", UNKNOWN, scope="ResourceGroup"),
+                "grants Contributor at resource group scope",
             ),
             (
                 "contributor on the topic",
@@ -303,6 +608,23 @@ CASES = [
                 "matches on nothing",
             ),
             (
+                "extra rule 2 = 2",
+                rule(
+                    "catch-all", "training", {"filterType": "SqlFilter", "sqlFilter": {"sqlExpression": " ( 2 = 2 ) "}}
+                ),
+                "its extra rule 'catch-all' makes it receive every event on the topic",
+            ),
+            (
+                "extra rule TRUE",
+                rule("catch-all", "training", {"filterType": "SqlFilter", "sqlFilter": {"sqlExpression": "True"}}),
+                "matches every message",
+            ),
+            (
+                "extra rule with an empty correlation filter",
+                rule("catch-all", "training", {"filterType": "CorrelationFilter", "correlationFilter": {}}),
+                "matches on nothing",
+            ),
+            (
                 "SQL filter matching everything",
                 lambda rs: change(
                     rs,
@@ -312,6 +634,126 @@ CASES = [
                     sqlFilter={"sqlExpression": "1=1"},
                 ),
                 "matches every message",
+            ),
+        ),
+    ),
+    Case(
+        "servicebus-subscription-filter-dead-lettering",
+        sub(deadLetteringOnFilterEvaluationExceptions=False),
+        "deadLetteringOnFilterEvaluationExceptions false; required: true",
+        sub(deadLetteringOnFilterEvaluationExceptions=...),
+        True,
+        sub(deadLetteringOnFilterEvaluationExceptions=UNKNOWN),
+    ),
+    Case(
+        "servicebus-auto-delete-on-idle",
+        sub(autoDeleteOnIdle="PT1H"),
+        "has autoDeleteOnIdle PT1H",
+        sub(autoDeleteOnIdle=...),
+        False,
+        sub(autoDeleteOnIdle=UNKNOWN),
+        good=sub(autoDeleteOnIdle="P30D"),
+        extra_bad=(("topic deleted after a week", lambda rs: change(rs, "Topic", autoDeleteOnIdle="P7D"), "P7D"),),
+    ),
+    Case(
+        "servicebus-topic-duplicate-detection",
+        lambda rs: change(rs, "Topic", requiresDuplicateDetection=False),
+        "requiresDuplicateDetection False; required: true",
+        lambda rs: change(rs, "Topic", requiresDuplicateDetection=...),
+        True,
+        lambda rs: change(rs, "Topic", requiresDuplicateDetection=UNKNOWN),
+    ),
+    Case(
+        "servicebus-entity-status-active",
+        sub(status="ReceiveDisabled"),
+        "has status ReceiveDisabled; required: Active",
+        sub(status=...),
+        False,
+        sub(status=UNKNOWN),
+        good=sub(status="Active"),
+        extra_bad=(("disabled topic", lambda rs: change(rs, "Topic", status="Disabled"), "status Disabled"),),
+    ),
+    Case(
+        "servicebus-premium-autoscale",
+        drop("AutoscaleSetting"),
+        "no enabled autoscale setting",
+        lambda rs: change(rs, "AutoscaleSetting", enabled=...),
+        False,
+        lambda rs: change(rs, "AutoscaleSetting", targetResourceUri=UNKNOWN),
+        extra_bad=(
+            ("disabled autoscale", lambda rs: change(rs, "AutoscaleSetting", enabled=False), "no enabled autoscale"),
+        ),
+    ),
+    Case(
+        "servicebus-geo-replication",
+        ns(geoDataReplication={"locations": [{"locationName": "westeurope", "roleType": "Primary"}]}),
+        "has neither geo-replication",
+        ns(geoDataReplication=...),
+        True,
+        ns(geoDataReplication=UNKNOWN),
+        good=compose(
+            ns(geoDataReplication=...),
+            extra(
+                "azure-native:servicebus:DisasterRecoveryConfig",
+                "ml-pipeline-dr",
+                {"alias": "sbns-mlpipe-prod", "namespaceName": UNKNOWN, "partnerNamespace": NS_ID + "-dr"},
+                namespaceName="Namespace",
+            ),
+        ),
+    ),
+    Case(
+        "servicebus-payload-size-parity",
+        lambda rs: change(rs, "Topic", maxMessageSizeInKilobytes=1024),
+        "accepts messages of 1024 KB",
+        lambda rs: change(rs, "Topic", maxMessageSizeInKilobytes=...),
+        False,
+        lambda rs: change(rs, "Topic", maxMessageSizeInKilobytes=UNKNOWN),
+        good=lambda rs: change(rs, "Topic", maxMessageSizeInKilobytes=256),
+    ),
+    Case(
+        "servicebus-resource-logs",
+        drop("DiagnosticSetting"),
+        "has no diagnostic setting",
+        lambda rs: change(rs, "DiagnosticSetting", workspaceId=...),
+        True,
+        lambda rs: change(rs, "DiagnosticSetting", resourceUri=UNKNOWN, workspaceId=UNKNOWN),
+        extra_bad=(
+            (
+                "logs disabled",
+                lambda rs: change(rs, "DiagnosticSetting", logs=[{"categoryGroup": "allLogs", "enabled": False}]),
+                "no enabled log or no destination",
+            ),
+        ),
+    ),
+    Case(
+        "servicebus-subscription-alerts",
+        drop("MetricAlert", "ml-pipeline-deadletter-alert"),
+        "lacks a dead-letter alert (DeadletteredMessages)",
+        lambda rs: change(rs, "MetricAlert", "ml-pipeline-backlog-alert", actions=...),
+        True,
+        lambda rs: change(rs, "MetricAlert", "ml-pipeline-backlog-alert", criteria=UNKNOWN, scopes=UNKNOWN),
+        # A backlog alert naming each subscription instead of the topic covers them too.
+        good=lambda rs: change(
+            rs,
+            "MetricAlert",
+            "ml-pipeline-backlog-alert",
+            criteria=subscription_criteria("ActiveMessages", FIXTURE_SUBSCRIPTIONS),
+        ),
+        extra_bad=(
+            (
+                "backlog alert on another topic",
+                lambda rs: change(
+                    rs,
+                    "MetricAlert",
+                    "ml-pipeline-backlog-alert",
+                    criteria=alert("b", "ActiveMessages", "sbt-other")["criteria"],
+                ),
+                "lacks a backlog alert (ActiveMessages)",
+            ),
+            (
+                "disabled alert",
+                lambda rs: change(rs, "MetricAlert", "ml-pipeline-deadletter-alert", enabled=False),
+                "lacks a dead-letter alert",
             ),
         ),
     ),
@@ -368,7 +810,7 @@ IDS = [case.policy for case in CASES]
 
 @pytest.fixture(scope="module")
 def baselines(prod_resources: Resources, dev_resources: Resources) -> dict[str, Resources]:
-    return {"prod": prod_resources, "dev": dev_resources}
+    return {"prod": production_grade(prod_resources), "dev": dev_resources}
 
 
 def test_every_policy_in_the_pack_has_a_case(pack: PolicyPackProcess) -> None:

