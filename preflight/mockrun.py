@@ -130,6 +130,14 @@ class AzureMocks(pulumi.runtime.Mocks):
         state = {**args.inputs, "name": azure_name, "id": resource_id}
         if args.typ == "azure-native:servicebus:Namespace":
             state["serviceBusEndpoint"] = f"https://{azure_name}.servicebus.windows.net:443/"
+        identity = state.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # ARM takes user-assigned identities as a list of IDs and answers with a map of ID to
+            # details (azure-native's ManagedServiceIdentityResponse); the SDK reads the answer as a map.
+            state["identity"] = {
+                **identity,
+                "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]},
+            }
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

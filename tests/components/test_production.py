@@ -240,3 +240,14 @@ def test_the_estimate_prices_each_part_or_says_it_is_not_estimated() -> None:
     assert "Azure pricing pages" in cost.basis
     assert estimate(dev, rates).parts == ()
     assert estimate(dev, rates).monthly_usd == pytest.approx(rates.standard_base_hourly * 730, abs=0.01)
+
+
+def test_prod_with_a_customer_managed_key_runs_and_holds_every_invariant() -> None:
+    # The program itself, not only its argument builders: the mock runtime answers a user-assigned
+    # identity the way ARM does (a map), which the SDK needs to read the namespace back.
+    stack = variant(
+        "prod", namespace=namespace("prod", customerManagedKey={"keyUri": KEY, "userAssignedIdentityId": IDENTITY})
+    )
+    encryption = only(stack.run, NAMESPACE).inputs["encryption"]
+    assert encryption["keySource"] == "Microsoft.KeyVault" and encryption["requireInfrastructureEncryption"] is True
+    assert only(stack.run, NAMESPACE).inputs["identity"]["userAssignedIdentities"] == [IDENTITY]
