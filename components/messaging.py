@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, servicebus
 
-from components.monitoring import diagnostics, metric_alerts
+from components.monitoring import autoscale, diagnostics, metric_alerts
 from components.naming import PipelineNames
 from components.networking import network_rule_set, private_endpoint
 from components.roles import ServiceBusRole, role_definition_id
@@ -214,8 +214,30 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             public_network_access=settings.public_network_access.value,
             identity=namespace_identity(settings),
             encryption=namespace_encryption(settings),
+            geo_data_replication=self._replication(),
             tags=dict(self._args.tags),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=settings.protected)),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    protect=settings.protected,
+                    # With autoscale, Azure moves the capacity; an update must not move it back.
+                    ignore_changes=["sku.capacity"] if settings.autoscale else None,
+                ),
+            ),
+        )
+
+    def _replication(self) -> servicebus.GeoDataReplicationPropertiesArgs | None:
+        replica = self._args.namespace.geo_replication
+        if replica is None:
+            return None
+        # https://learn.microsoft.com/azure/service-bus-messaging/service-bus-geo-replication
+        replica_location = servicebus.NamespaceReplicaLocationArgs
+        return servicebus.GeoDataReplicationPropertiesArgs(
+            locations=[
+                replica_location(location_name=self._args.location, role_type="Primary"),
+                replica_location(location_name=replica.secondary_location, role_type="Secondary"),
+            ],
+            max_replication_lag_duration_in_seconds=replica.max_replication_lag_duration_in_seconds,
         )
 
     def _network(self, namespace: servicebus.Namespace, child: pulumi.ResourceOptions) -> None:
@@ -244,6 +266,18 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 self._name,
                 args.names,
                 settings.diagnostics,
+                namespace,
+                args.resource_group_name,
+                args.location,
+                args.tags,
+                child,
+            )
+        if settings.autoscale is not None:
+            autoscale(
+                self._name,
+                args.names,
+                settings.autoscale,
+                settings.effective_capacity or 1,
                 namespace,
                 args.resource_group_name,
                 args.location,

@@ -18,7 +18,7 @@ import pulumi
 from pulumi_azure_native import monitor, operationalinsights, servicebus
 
 from components.naming import PipelineNames
-from settings.features import AlertRule, AlertsSettings, DiagnosticsSettings
+from settings.features import AlertRule, AlertsSettings, AutoscaleSettings, DiagnosticsSettings
 
 SERVICE_BUS_METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
 # How often each alert is evaluated and over what window (Azure Monitor accepts PT1M-P1D).
@@ -147,3 +147,75 @@ def metric_alerts(
             )
         )
     return made
+
+
+def autoscale(
+    name: str,
+    names: PipelineNames,
+    settings: AutoscaleSettings,
+    default_capacity: int,
+    namespace: servicebus.Namespace,
+    resource_group_name: pulumi.Input[str],
+    location: str,
+    tags: Mapping[str, str],
+    child: pulumi.ResourceOptions,
+) -> monitor.AutoscaleSetting:
+    """Messaging units between the configured bounds, one allowed step at a time on CPU.
+
+    "ServiceAllowedNextValue" lets Service Bus pick the next valid unit count (1, 2, 4, 8, 16 times the
+    partitions); NamespaceCpuUsage is the metric Microsoft's example uses
+    (https://learn.microsoft.com/azure/service-bus-messaging/automate-update-messaging-units).
+    """
+
+    def rule(
+        direction: monitor.ScaleDirection, operator: monitor.ComparisonOperationType, threshold: int
+    ) -> monitor.ScaleRuleArgs:
+        return monitor.ScaleRuleArgs(
+            metric_trigger=monitor.MetricTriggerArgs(
+                metric_name="NamespaceCpuUsage",
+                metric_namespace="microsoft.servicebus/namespaces",
+                metric_resource_uri=namespace.id,
+                operator=operator,
+                statistic=monitor.MetricStatisticType.AVERAGE,
+                threshold=threshold,
+                time_aggregation=monitor.TimeAggregationType.AVERAGE,
+                time_grain="PT1M",
+                time_window="PT5M",
+            ),
+            scale_action=monitor.ScaleActionArgs(
+                direction=direction, type=monitor.ScaleType.SERVICE_ALLOWED_NEXT_VALUE, value="1", cooldown="PT5M"
+            ),
+        )
+
+    return monitor.AutoscaleSetting(
+        f"{name}-autoscale",
+        autoscale_setting_name=f"autoscale-{names.namespace}",
+        resource_group_name=resource_group_name,
+        location=location,
+        target_resource_uri=namespace.id,
+        enabled=True,
+        profiles=[
+            monitor.AutoscaleProfileArgs(
+                name="cpu",
+                capacity=monitor.ScaleCapacityArgs(
+                    minimum=str(settings.minimum_capacity),
+                    maximum=str(settings.maximum_capacity),
+                    default=str(default_capacity),
+                ),
+                rules=[
+                    rule(
+                        monitor.ScaleDirection.INCREASE,
+                        monitor.ComparisonOperationType.GREATER_THAN,
+                        settings.scale_out_cpu_percent,
+                    ),
+                    rule(
+                        monitor.ScaleDirection.DECREASE,
+                        monitor.ComparisonOperationType.LESS_THAN,
+                        settings.scale_in_cpu_percent,
+                    ),
+                ],
+            )
+        ],
+        tags=dict(tags),
+        opts=child,
+    )

@@ -282,6 +282,47 @@ class KeyReference:
     version: str | None
 
 
+class AutoscaleSettings(_Model):
+    """Messaging units that follow CPU load (Premium only), with Azure Monitor autoscale.
+
+    Service Bus scales between valid unit counts itself ("ServiceAllowedNextValue" scale actions on
+    NamespaceCpuUsage: https://learn.microsoft.com/azure/service-bus-messaging/automate-update-messaging-units).
+    """
+
+    minimum_capacity: StrictInt = Field(description="Fewest messaging units (a valid capacity for the partitions).")
+    maximum_capacity: StrictInt = Field(description="Most messaging units (a valid capacity for the partitions).")
+    scale_out_cpu_percent: StrictInt = Field(
+        default=70, ge=1, le=100, description="Average CPU over 5 minutes above which a unit step is added."
+    )
+    scale_in_cpu_percent: StrictInt = Field(
+        default=25, ge=0, le=99, description="Average CPU over 5 minutes below which a unit step is removed."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AutoscaleSettings:
+        if self.minimum_capacity > self.maximum_capacity:
+            raise ValueError(
+                f"minimumCapacity {self.minimum_capacity} must not exceed maximumCapacity {self.maximum_capacity}"
+            )
+        if self.scale_in_cpu_percent >= self.scale_out_cpu_percent:
+            raise ValueError("scaleInCpuPercent must be below scaleOutCpuPercent, or the two rules fight")
+        return self
+
+
+class GeoReplicationSettings(_Model):
+    """A replica of the namespace, metadata and messages, in a second region (Premium only).
+
+    https://learn.microsoft.com/azure/service-bus-messaging/service-bus-geo-replication
+    """
+
+    secondary_location: str = Field(description="Azure region of the secondary replica (not the primary's).")
+    max_replication_lag_duration_in_seconds: StrictInt = Field(
+        default=300,
+        ge=0,
+        description="How far the secondary may lag, in seconds; 0 replicates synchronously (slower sends).",
+    )
+
+
 class TopicSettings(_Model):
     """Settings of the pipeline's one topic."""
 

@@ -33,8 +33,10 @@ from settings.features import (
     STANDARD_MAX_MESSAGE_KB,
     AlertsSettings,
     AutoDeleteOnIdle,
+    AutoscaleSettings,
     CustomerManagedKeySettings,
     DiagnosticsSettings,
+    GeoReplicationSettings,
     NetworkRulesSettings,
     PrivateNetworkingSettings,
     TopicSettings,
@@ -308,6 +310,12 @@ class NamespaceSettings(_Model):
         default=None, description="All logs and metrics to a Log Analytics workspace; off if absent."
     )
     alerts: AlertsSettings | None = Field(default=None, description="Metric alerts to an action group; off if absent.")
+    autoscale: AutoscaleSettings | None = Field(
+        default=None, description="Messaging units that follow CPU load; Premium only; off if absent."
+    )
+    geo_replication: GeoReplicationSettings | None = Field(
+        default=None, description="A replica in a second region; Premium only; off if absent."
+    )
 
     @field_validator("local_auth_enabled")
     @classmethod
@@ -354,9 +362,28 @@ class NamespaceSettings(_Model):
             for key, value in (
                 ("privateNetworking", self.private_networking),
                 ("customerManagedKey", self.customer_managed_key),
+                ("autoscale", self.autoscale),
+                ("geoReplication", self.geo_replication),
             ):
                 if value is not None:
                     raise KeyedError(key, f"is only available with tier Premium (tier is {self.tier})")
+        return self
+
+    @model_validator(mode="after")
+    def _autoscale_within_valid_units(self) -> NamespaceSettings:
+        scale = self.autoscale
+        if scale is None or self.tier is not Tier.PREMIUM:
+            return self
+        allowed = ", ".join(str(units) for units in self.allowed_capacities)
+        for key, units in (("minimumCapacity", scale.minimum_capacity), ("maximumCapacity", scale.maximum_capacity)):
+            if units not in self.allowed_capacities:
+                raise KeyedError(f"autoscale.{key}", f"{units} is not one of {allowed}")
+        if not scale.minimum_capacity <= (self.effective_capacity or 1) <= scale.maximum_capacity:
+            raise KeyedError(
+                "capacity",
+                f"{self.effective_capacity} must lie between autoscale.minimumCapacity {scale.minimum_capacity} "
+                f"and autoscale.maximumCapacity {scale.maximum_capacity}",
+            )
         return self
 
     @model_validator(mode="after")
@@ -502,6 +529,23 @@ class StackSettings(_Model):
                 raise KeyedError(name, f"repeats the tag {seen[name.lower()]!r}: Azure tag names ignore case")
             seen[name.lower()] = name
         return tags
+
+    @model_validator(mode="after")
+    def _replica_in_another_region(self) -> StackSettings:
+        replica = self.namespace.geo_replication
+        if replica is None:
+            return self
+        if replica.secondary_location not in AZURE_REGIONS:
+            raise KeyedError(
+                "namespace.geoReplication.secondaryLocation",
+                f"{shorten(replica.secondary_location)} is not an Azure region name (settings/azure_regions.py)",
+            )
+        if replica.secondary_location == self.location:
+            raise KeyedError(
+                "namespace.geoReplication.secondaryLocation",
+                f"must differ from location ({self.location}): a replica in the same region protects nothing",
+            )
+        return self
 
     @model_validator(mode="after")
     def _names_fit_azure(self) -> StackSettings:

@@ -13,6 +13,7 @@ from pulumi_azure_native import servicebus
 from components.messaging import namespace_encryption, namespace_identity
 from preflight.mockrun import ProgramRun
 from preflight.pricing import Rates, estimate
+from settings.errors import SettingsError
 from settings.loader import settings_from_config
 from tests.invariants import (
     DIAGNOSTIC_SETTING,
@@ -251,3 +252,77 @@ def test_prod_with_a_customer_managed_key_runs_and_holds_every_invariant() -> No
     encryption = only(stack.run, NAMESPACE).inputs["encryption"]
     assert encryption["keySource"] == "Microsoft.KeyVault" and encryption["requireInfrastructureEncryption"] is True
     assert only(stack.run, NAMESPACE).inputs["identity"]["userAssignedIdentities"] == [IDENTITY]
+
+
+EVERY_FEATURE = {
+    "customerManagedKey": {"keyUri": KEY, "userAssignedIdentityId": IDENTITY},
+    "autoscale": {"minimumCapacity": 1, "maximumCapacity": 4},
+    "geoReplication": {"secondaryLocation": "northeurope"},
+}
+
+
+def test_autoscale_follows_cpu_between_valid_unit_counts_and_the_namespace_lets_it() -> None:
+    stack = variant("prod", namespace=namespace("prod", autoscale={"minimumCapacity": 1, "maximumCapacity": 8}))
+    (setting,) = stack.run.of_type("azure-native:monitor:AutoscaleSetting")
+    assert setting.inputs["targetResourceUri"] == only(stack.run, NAMESPACE).id
+    (profile,) = setting.inputs["profiles"]
+    assert profile["capacity"] == {"minimum": "1", "maximum": "8", "default": "1"}
+    actions = [
+        (r["scaleAction"]["direction"], r["metricTrigger"]["operator"], r["metricTrigger"]["threshold"])
+        for r in profile["rules"]
+    ]
+    assert actions == [("Increase", "GreaterThan", 70), ("Decrease", "LessThan", 25)]
+    assert {r["scaleAction"]["type"] for r in profile["rules"]} == {"ServiceAllowedNextValue"}
+    assert {r["metricTrigger"]["metricName"] for r in profile["rules"]} == {"NamespaceCpuUsage"}
+    # Azure moves the capacity; the next update must not move it back.
+    assert only(stack.run, NAMESPACE).options["ignoreChanges"] == ["sku.capacity"]
+
+
+def test_geo_replication_names_the_primary_and_the_secondary_region() -> None:
+    stack = variant("prod", namespace=namespace("prod", geoReplication={"secondaryLocation": "northeurope"}))
+    replication = only(stack.run, NAMESPACE).inputs["geoDataReplication"]
+    assert replication["locations"] == [
+        {"locationName": "westeurope", "roleType": "Primary"},
+        {"locationName": "northeurope", "roleType": "Secondary"},
+    ]
+    assert replication["maxReplicationLagDurationInSeconds"] == 300
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "says"),
+    [
+        (
+            {"autoscale": {"minimumCapacity": 3, "maximumCapacity": 8}},
+            "namespace.autoscale.minimumCapacity",
+            "3 is not one of 1, 2, 4, 8, 16",
+        ),
+        ({"autoscale": {"minimumCapacity": 2, "maximumCapacity": 8}}, "namespace.capacity", "must lie between"),
+        ({"autoscale": {"minimumCapacity": 8, "maximumCapacity": 2}}, "namespace.autoscale", "must not exceed"),
+        (
+            {"geoReplication": {"secondaryLocation": "westeurope"}},
+            "namespace.geoReplication.secondaryLocation",
+            "must differ from location",
+        ),
+        (
+            {"geoReplication": {"secondaryLocation": "moon"}},
+            "namespace.geoReplication.secondaryLocation",
+            "is not an Azure region",
+        ),
+    ],
+)
+def test_recovery_settings_are_validated(changes: dict[str, Any], key: str, says: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        settings_from_config(
+            engine_config("prod", namespace=namespace("prod", **changes)), "ml-messaging", "stacks/Pulumi.prod.yaml"
+        )
+    (line,) = refused.value.lines
+    assert line.startswith(f"stacks/Pulumi.prod.yaml: ml-messaging:{key}: ") and says in line, line
+
+
+def test_recovery_is_premium_only() -> None:
+    with pytest.raises(SettingsError, match=r"ml-messaging:namespace\.autoscale: is only available with tier Premium"):
+        settings_from_config(
+            engine_config("dev", namespace=namespace("dev", autoscale={"minimumCapacity": 1, "maximumCapacity": 2})),
+            "ml-messaging",
+            "stacks/Pulumi.dev.yaml",
+        )

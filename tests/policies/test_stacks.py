@@ -101,3 +101,19 @@ def test_the_dev_config_on_the_prod_stack_is_caught(pack: PolicyPackProcess) -> 
     report = verdict(pack, run_stack("prod"), FIXTURE_LAYOUT.policy_config("dev"))
     assert "environment-tag-matches-stack" in blocked_by(report)
     assert "servicebus-namespace-name" in blocked_by(report)
+
+
+def test_prod_with_every_feature_on_passes_without_a_single_finding(pack: PolicyPackProcess) -> None:
+    # Customer-managed key, autoscale and geo-replication on top of the fixture prod stack: what the
+    # pack leaves advisory for prod (CMK, APRL autoscale, PSRule GeoReplica) is then satisfied too.
+    features = {
+        "customerManagedKey": {
+            "keyUri": "https://kv-mlpipe-prod.vault.azure.net/keys/cmk-servicebus",
+            "userAssignedIdentityId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sec"
+            "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cmk",
+        },
+        "autoscale": {"minimumCapacity": 1, "maximumCapacity": 4},
+        "geoReplication": {"secondaryLocation": "northeurope"},
+    }
+    report = verdict(pack, run_stack("prod", namespace=prod_namespace(**features)))
+    assert report.diagnostics == (), [f"{d.policy_name}: {d.message}" for d in report.diagnostics]

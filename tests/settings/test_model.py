@@ -199,7 +199,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "unknown namespace key",
         {"namespace": namespace_with(zoneRedundant=True)},
         "ml-messaging:namespace.zoneRedundant",
-        "unknown key; allowed here: alerts, capacity, customerManagedKey, deleteLock, diagnostics, localAuthEnabled",
+        "unknown key; allowed here: alerts, autoscale, capacity, customerManagedKey, deleteLock, diagnostics",
     ),
     ("missing tier", {"namespace": {"capacity": 1}}, "ml-messaging:namespace.tier", "is required"),
     (
