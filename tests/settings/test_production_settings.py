@@ -63,7 +63,7 @@ def test_prod_fixture_turns_on_networking_diagnostics_alerts_and_identity() -> N
 
 
 def test_a_customer_managed_key_is_split_into_vault_name_and_version() -> None:
-    version = "0123456789abcdef0123456789abcdef"
+    version = "0123456789abcdef0123456789abcdef"  # pragma: allowlist secret (a made-up key version)
     key = {"keyUri": f"{KEY}/{version}", "userAssignedIdentityId": IDENTITY}
     reference = validate("prod", namespace=namespace("prod", customerManagedKey=key)).namespace.customer_managed_key
     assert reference is not None
