@@ -24,7 +24,6 @@ import pulumi
 from pulumi_azure_native import authorization, servicebus
 
 from components.monitoring import autoscale, diagnostics, metric_alerts
-from components.naming import PipelineNames
 from components.networking import network_rule_set, private_endpoint
 from components.roles import ServiceBusRole, role_definition_id
 from settings.features import TopicSettings
@@ -37,6 +36,7 @@ from settings.model import (
     Tier,
     iso8601,
 )
+from settings.naming import PipelineNames
 
 SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
 # Fixed namespace for deterministic role assignment GUIDs (same inputs, same assignment name).

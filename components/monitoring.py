@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights, servicebus
 
-from components.naming import PipelineNames
 from settings.features import AlertRule, AlertsSettings, AutoscaleSettings, DiagnosticsSettings
+from settings.naming import PipelineNames
 
 SERVICE_BUS_METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
 # How often each alert is evaluated and over what window (Azure Monitor accepts PT1M-P1D).

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_azure_native import network, privatedns, servicebus
 
-from components.naming import PipelineNames
 from settings.features import SERVICE_BUS_PRIVATE_DNS_ZONE, NetworkRulesSettings, PrivateNetworkingSettings
+from settings.naming import PipelineNames
 
 # Sub-resource of a Service Bus namespace that a private endpoint connects to.
 NAMESPACE_GROUP_ID = "namespace"

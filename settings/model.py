@@ -25,7 +25,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name_problem
 from settings.azure_regions import AS_OF as REGIONS_AS_OF
 from settings.azure_regions import AZURE_REGIONS
 from settings.errors import KeyedError
@@ -41,6 +40,7 @@ from settings.features import (
     PrivateNetworkingSettings,
     TopicSettings,
 )
+from settings.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name_problem
 
 # Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
 MAX_LOCK_DURATION = timedelta(minutes=5)

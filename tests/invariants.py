@@ -16,18 +16,18 @@ from typing import Any
 import yaml
 
 from components.messaging import role_assignment_name
-from components.naming import (
+from components.roles import ServiceBusRole
+from preflight.mockrun import ProgramRun, RecordedResource, run_program
+from preflight.runner import Layout
+from settings.features import SERVICE_BUS_PRIVATE_DNS_ZONE
+from settings.model import PublicNetworkAccess, StackSettings, Tier, iso8601
+from settings.naming import (
     NAMESPACE_NAME,
     RESOURCE_GROUP_NAME,
     SUBSCRIPTION_NAME,
     TOPIC_NAME,
     namespace_name_problem,
 )
-from components.roles import ServiceBusRole
-from preflight.mockrun import ProgramRun, RecordedResource, run_program
-from preflight.runner import Layout
-from settings.features import SERVICE_BUS_PRIVATE_DNS_ZONE
-from settings.model import PublicNetworkAccess, StackSettings, Tier, iso8601
 from settings.stack_file import StackConfig, load_stack_file
 
 SB = "azure-native:servicebus"

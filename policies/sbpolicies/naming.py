@@ -38,7 +38,7 @@ NAMESPACE_NAME = Meta(
     description="Service Bus namespace names follow the naming pattern and Azure's naming rules.",
     severity=Severity.MEDIUM,
     remediation=(
-        "Name the namespace sbns-<workload>-<env>-<region>-<instance> (components/naming.py does) and "
+        "Name the namespace sbns-<workload>-<env>-<region>-<instance> (settings/naming.py does) and "
         "keep it 6-50 letters, digits and hyphens, starting with a letter, not ending in -sb or -mgmt."
     ),
     source="Microsoft naming rules (Microsoft.ServiceBus/namespaces); CAF abbreviation sbns",
