@@ -336,30 +336,14 @@ class NamespaceSettings(_Model):
 
     @model_validator(mode="after")
     def _premium_only_fields(self) -> NamespaceSettings:
+        # Private endpoints: "supported with the premium tier"
+        # (https://learn.microsoft.com/azure/service-bus-messaging/private-link-service). Customer-managed
+        # keys, geo-replication and messaging units: Premium only
+        # (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-premium-messaging).
         if self.tier is not Tier.PREMIUM:
             for key, value in (
                 ("capacity", self.capacity),
                 ("premiumMessagingPartitions", self.premium_messaging_partitions),
-            ):
-                if value is not None:
-                    raise KeyedError(key, f"is only allowed with tier Premium (tier is {self.tier})")
-        elif self.effective_capacity not in self.allowed_capacities:
-            allowed = ", ".join(str(units) for units in self.allowed_capacities)
-            raise KeyedError(
-                "capacity",
-                f"{self.effective_capacity} is not one of {allowed} (messaging units are 1, 2, 4, 8 or 16 times "
-                f"premiumMessagingPartitions, which is {self.effective_partitions})",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _premium_only_features(self) -> NamespaceSettings:
-        # Private endpoints: "supported with the premium tier"
-        # (https://learn.microsoft.com/azure/service-bus-messaging/private-link-service).
-        # Customer-managed keys: Premium only
-        # (https://learn.microsoft.com/azure/service-bus-messaging/configure-customer-managed-key).
-        if self.tier is not Tier.PREMIUM:
-            for key, value in (
                 ("privateNetworking", self.private_networking),
                 ("customerManagedKey", self.customer_managed_key),
                 ("autoscale", self.autoscale),
@@ -367,6 +351,13 @@ class NamespaceSettings(_Model):
             ):
                 if value is not None:
                     raise KeyedError(key, f"is only available with tier Premium (tier is {self.tier})")
+        elif self.effective_capacity not in self.allowed_capacities:
+            allowed = ", ".join(str(units) for units in self.allowed_capacities)
+            raise KeyedError(
+                "capacity",
+                f"{self.effective_capacity} is not one of {allowed} (messaging units are 1, 2, 4, 8 or 16 times "
+                f"premiumMessagingPartitions, which is {self.effective_partitions})",
+            )
         return self
 
     @model_validator(mode="after")

@@ -120,13 +120,13 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "capacity on Standard",
         {"namespace": namespace_with(tier="Standard", capacity=2)},
         "ml-messaging:namespace.capacity",
-        "only allowed with tier Premium",
+        "only available with tier Premium",
     ),
     (
         "partitions on Standard",
         {"namespace": {"tier": "Standard", "premiumMessagingPartitions": 2}},
         "ml-messaging:namespace.premiumMessagingPartitions",
-        "only allowed with tier Premium",
+        "only available with tier Premium",
     ),
     (
         "partitions not dividing capacity",
