@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from preflight.analyzer import Diagnostic, PolicyConfigError, load_policy_config
 from preflight.changes import (
     AZURE_CREATE_ONLY,
     REPLACE_ON_CHANGE,
@@ -24,13 +23,17 @@ from preflight.changes import (
     ResourceState,
     StackChanges,
 )
+from preflight.engine.driver import Diagnostic
+from preflight.engine.levels import EnforcementLevel
+from preflight.engine.policy_config import PolicyConfigError, load_policy_config
 from settings.model import StackSettings
 
 NS = "azure-native:servicebus:Namespace"
 SUBSCRIPTION = "azure-native:servicebus:Subscription"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 LOCK = "azure-native:authorization:ManagementLockByScope"
-LEVELS = ("mandatory", "advisory", "disabled")
+# Change rules cannot remediate: a change is what it is.
+LEVELS = (EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY, EnforcementLevel.DISABLED)
 
 LOCK_DOC = "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"
 MIGRATION_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-migrate-standard-premium"
@@ -67,7 +70,7 @@ class ChangeRule:
     description: str
     url: str
     check: Callable[[ChangeContext], Iterator[Finding]]
-    default_level: str = "mandatory"
+    default_level: EnforcementLevel = EnforcementLevel.MANDATORY
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ def rule_names() -> list[str]:
     return sorted(rule.name for rule in RULES)
 
 
-def load_levels(path: Path, shown: str) -> dict[str, str]:
+def load_levels(path: Path, shown: str) -> dict[str, EnforcementLevel]:
     """Enforcement level per rule for one stack: defaults, then ``all``, then named entries."""
     levels = {rule.name: rule.default_level for rule in RULES}
     if not path.is_file():
@@ -333,7 +336,8 @@ def load_levels(path: Path, shown: str) -> dict[str, str]:
             hint = f"did you mean {close[0]}? " if close else ""
             problems.append(f"{shown}: {name}: no such change rule; {hint}allowed: all, {', '.join(rule_names())}")
         elif config.enforcement_level not in (None, *LEVELS):
-            problems.append(f"{shown}: {name}: '{config.enforcement_level}' is not one of {', '.join(LEVELS)}")
+            allowed = ", ".join(level.value for level in LEVELS)
+            problems.append(f"{shown}: {name}: '{config.enforcement_level}' is not one of {allowed}")
     if problems:
         raise PolicyConfigError(problems)
     everything = given.get("all")
@@ -345,16 +349,20 @@ def load_levels(path: Path, shown: str) -> dict[str, str]:
     return levels
 
 
-def evaluate(changes: StackChanges, settings: StackSettings, levels: Mapping[str, str]) -> list[ChangeDiagnostic]:
+def evaluate(
+    changes: StackChanges, settings: StackSettings, levels: Mapping[str, EnforcementLevel]
+) -> list[ChangeDiagnostic]:
     """Every rule over one stack's changes, at its configured level (disabled rules do not run)."""
     context = ChangeContext(changes, settings)
     found: list[ChangeDiagnostic] = []
     for rule in RULES:
         level = levels.get(rule.name, rule.default_level)
-        if level == "disabled":
+        if level is EnforcementLevel.DISABLED:
             continue
         for finding in rule.check(context):
             found.append(
-                ChangeDiagnostic(rule.name, level, "high", rule.description, finding.message, finding.urn, finding.key)
+                ChangeDiagnostic(
+                    rule.name, level, "high", rule.description, finding.message, finding.urn, "change", finding.key
+                )
             )
     return sorted(found, key=lambda d: (d.policy_name, d.urn, d.message))

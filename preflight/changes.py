@@ -23,7 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from preflight.mockrun import STACK_TYPE, RecordedResource
+from preflight.engine.resources import STACK_TYPE
+from preflight.mockrun import RecordedResource
 
 _COMMON = ("resourceGroupName", "namespaceName")
 # Inputs whose change makes azure-native replace the resource: ARM path parameters and ForceNew.

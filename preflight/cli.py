@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from preflight.analyzer import PolicyPackError, PolicyPackProcess
 from preflight.baseline import BaseError, Baseline, RevisionBaseline, read_states
-from preflight.mockrun import ProgramError
+from preflight.engine.pack import PolicyPackError, PolicyPackProcess
+from preflight.engine.policy_config import PolicyConfigError
+from preflight.mockrun import Phase, ProgramError
 from preflight.outputs import ReportWriteError, write_reports
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, renderers
-from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack
+from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, preflight_stack, stack_identity
 from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ class UsageError(Exception):
     """Options that do not fit together."""
 
 
-BAD_INPUT = (SettingsError, PolicyPackError, ProgramError, UsageError, ReportWriteError, BaseError)
+BAD_INPUT = (SettingsError, PolicyPackError, PolicyConfigError, ProgramError, UsageError, ReportWriteError, BaseError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +87,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="judge the change from a real stack's state (`pulumi stack export` output); repeatable, one per stack",
     )
+    cli.add_argument(
+        "--phase",
+        choices=[phase.value for phase in Phase],
+        default=Phase.UPDATE.value,
+        help="update (default): judge the values Azure will hold, as `pulumi up` does; "
+        "preview: exactly what `pulumi preview` shows for a first deployment (outputs not known yet)",
+    )
     cli.add_argument("--root", type=Path, default=REPO, help=argparse.SUPPRESS)
     cli.add_argument("--debug", action="store_true", help="show tracebacks")
     return cli
@@ -119,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     if not stacks:
         raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
     with _baseline(args, layout, [stack.name for stack in stacks]) as baseline:
-        results = [_preflight(layout, stack, baseline) for stack in stacks]
+        results = [_preflight(layout, stack, baseline, Phase(args.phase)) for stack in stacks]
     context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
     available = renderers()
     # Everything is rendered before anything is written, and files before stdout: a failure leaves
@@ -140,12 +148,12 @@ def _baseline(args: argparse.Namespace, layout: Layout, stacks: Sequence[str]) -
     return Baseline("")  # no base: every stack is judged on its end state
 
 
-def _preflight(layout: Layout, stack: LoadedStack, bases: Baseline) -> StackResult:
-    pack = PolicyPackProcess(layout.pack_dir, stack.config.project, stack.name)
+def _preflight(layout: Layout, stack: LoadedStack, bases: Baseline, phase: Phase) -> StackResult:
+    pack = PolicyPackProcess(layout.pack_dir, stack_identity(stack, phase))
     pack.spawn()  # the pack starts up while the program runs
     try:
         try:
-            return preflight_stack(layout, stack, pack, bases)
+            return preflight_stack(layout, stack, pack, bases, phase)
         except ProgramError as error:
             raise ProgramError(f"{stack.stack_file}: the program failed: {error}") from error
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from preflight.analyzer import Diagnostic
+from preflight.engine.driver import Diagnostic
 from preflight.mockrun import ProgramRun, RecordedResource
 from settings.model import StackSettings
 

@@ -1,12 +1,20 @@
-"""Run the real Pulumi program in process under Pulumi's mock runtime and record what it registers.
+"""Run a real Pulumi program in process under Pulumi's mock runtime and record what the engine would see.
 
 The SDK's ``Mocks.new_resource`` sees only type, name and inputs, so options such as ``protect``,
-the parent and dependencies are captured at the monitor (``RegisterResourceRequest``). URNs are
-built the way the engine builds them (parent type chain joined with ``$``, root stack excluded),
-not the way the SDK's mock monitor does; see docs/pulumi-offline.md.
+the parent and dependencies are captured at the monitor (``RegisterResourceRequest``). The monitor
+also records what the engine itself adds around a program: the root ``pulumi:pulumi:Stack`` (with the
+stack outputs as its outputs) and a default provider per package (inputs: the package's stack config
+and its version). URNs are built the way the engine builds them (parent type chain joined with ``$``,
+root stack excluded), not the way the SDK's mock monitor does; see docs/pulumi-offline.md and
+docs/engine-parity.md.
+
+Two phases, as the engine has them: ``PREVIEW`` (a dry run: a created resource's ID and every output
+that is not an echoed input are unknown, as azure-native's and the engine's preview answer) and
+``UPDATE`` (the mocks answer the way Azure would, so outputs are known).
 
 Pulumi's runtime state is process-global (context variables plus one settings object), so each
-run happens in a fresh ``contextvars.Context`` on a fresh event loop: nothing leaks between runs.
+run happens in a fresh ``contextvars.Context`` on a fresh event loop: nothing leaks between runs,
+and the event loops the SDK opens in its worker threads are closed at the end of the run.
 """
 
 from __future__ import annotations
@@ -15,20 +23,26 @@ import asyncio
 import contextvars
 import runpy
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, rpc
+from google.protobuf import json_format
+from pulumi.runtime import mocks
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
+from preflight.engine.resources import STACK_TYPE, CustomTimeouts, ResourceOptions
+from preflight.engine.values import UNKNOWN, Secret, decode, plain
+
 MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT_ID = "11111111-1111-1111-1111-111111111111"
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 # azure-native input that carries each resource's Azure name, and the ARM path segment under its
 # parent. Enough to answer like Azure where outputs matter (IDs, names, the namespace endpoint).
@@ -63,13 +77,25 @@ _ARM_SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
+class Phase(StrEnum):
+    """Which engine operation the run stands for."""
+
+    PREVIEW = "preview"
+    UPDATE = "update"
+
+
 class ProgramError(Exception):
     """The program failed under the mock runtime (bad config surfaces as ``pulumi.RunError``)."""
 
 
 @dataclass(frozen=True)
 class RecordedResource:
-    """One registration, as the engine would have seen it."""
+    """One registration, as the engine would have seen it.
+
+    ``inputs`` and ``outputs`` are plain values (unknowns as None, secrets unwrapped) for reports and
+    diffs; ``raw_inputs`` and ``raw_outputs`` keep unknowns, secrets and assets
+    (``preflight.engine.values``) for the policy pack.
+    """
 
     urn: str
     type: str
@@ -84,6 +110,14 @@ class RecordedResource:
     dependencies: tuple[str, ...]
     property_dependencies: dict[str, tuple[str, ...]]
     options: dict[str, Any] = field(default_factory=dict)
+    raw_inputs: dict[str, Any] = field(default_factory=dict)
+    raw_outputs: dict[str, Any] = field(default_factory=dict)
+    resource_options: ResourceOptions = field(default_factory=ResourceOptions)
+
+    @property
+    def engine_added(self) -> bool:
+        """The root stack or a default provider: registered by the engine, not by the program."""
+        return self.type == STACK_TYPE or (self.type.startswith("pulumi:providers:") and "::default" in self.urn)
 
 
 @dataclass(frozen=True)
@@ -93,8 +127,12 @@ class ProgramRun:
     project: str
     stack: str
     resources: tuple[RecordedResource, ...]
+    """What the program registered (not the root stack, not default providers)."""
     outputs: dict[str, Any]
     secret_outputs: frozenset[str]
+    registered: tuple[RecordedResource, ...] = ()
+    """Every resource the engine would hold, root stack and default providers included, in order."""
+    phase: Phase = Phase.UPDATE
 
     @property
     def stack_urn(self) -> str:
@@ -107,7 +145,7 @@ class ProgramRun:
 
     def by_urn(self, urn: str) -> RecordedResource:
         """The resource with this URN."""
-        return next(resource for resource in self.resources if resource.urn == urn)
+        return next(resource for resource in self.registered or self.resources if resource.urn == urn)
 
 
 def stack_urn(project: str, stack: str) -> str:
@@ -115,15 +153,42 @@ def stack_urn(project: str, stack: str) -> str:
     return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
 
 
-class AzureMocks(pulumi.runtime.Mocks):
-    """Answers registrations and invokes the way Azure would, where the program reads the result."""
+class EchoMocks(pulumi.runtime.Mocks):
+    """Answers any provider the way the engine does for a provider it cannot ask.
 
-    def __init__(self, subscription_id: str = MOCK_SUBSCRIPTION_ID) -> None:
-        self._ids_by_name: dict[tuple[str, str], str] = {}
-        self._subscription_id = subscription_id
+    In a preview the state is the inputs and the ID unknown (pulumi/pulumi
+    ``sdk/go/common/resource/plugin/provider_plugin.go``, ``Create``: "If the provider does not support
+    previews, return the inputs as the state"); in an update, the inputs and a made-up ID. Invokes
+    answer with nothing.
+    """
+
+    def __init__(self, phase: Phase = Phase.PREVIEW) -> None:
+        self.phase = phase
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        if not args.custom:
+        if not args.custom or self.phase is Phase.PREVIEW:
+            return None, dict(args.inputs)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return {}, []
+
+
+class AzureMocks(pulumi.runtime.Mocks):
+    """Answers registrations and invokes the way Azure would, where the program reads the result.
+
+    In a preview a created resource answers like azure-native's ``Create`` with ``preview``: inputs
+    echoed, every other output (``name``, ``id``, endpoints) unknown (pulumi-azure-native
+    ``provider/pkg/provider/provider.go``, ``Create``: ``PreviewOutputs``). Invokes answer in both
+    phases, as they do in a real preview.
+    """
+
+    def __init__(self, subscription_id: str = MOCK_SUBSCRIPTION_ID, phase: Phase = Phase.UPDATE) -> None:
+        self._subscription_id = subscription_id
+        self.phase = phase
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom or self.phase is Phase.PREVIEW:
             return None, dict(args.inputs)
         azure_name = self._azure_name(args.typ, args.name, args.inputs)
         resource_id = self._arm_id(args.typ, azure_name, args.inputs, self._subscription_id)
@@ -147,18 +212,6 @@ class AzureMocks(pulumi.runtime.Mocks):
                 "tenantId": MOCK_TENANT_ID,
                 "clientId": "mock-client",
                 "objectId": "mock-object",
-            }, []
-        if args.token == "azure-native:servicebus:listTopicKeys":
-            endpoint = f"sb://{args.args.get('namespaceName')}.servicebus.windows.net/"
-            rule = args.args.get("authorizationRuleName")
-            key = "mock-key-not-a-secret"
-            connection = f"Endpoint={endpoint};SharedAccessKeyName={rule};SharedAccessKey={key}"
-            return {
-                "keyName": rule,
-                "primaryKey": key,
-                "secondaryKey": key,
-                "primaryConnectionString": f"{connection};EntityPath={args.args.get('topicName')}",
-                "secondaryConnectionString": f"{connection};EntityPath={args.args.get('topicName')}",
             }, []
         return {}, []
 
@@ -189,12 +242,27 @@ class AzureMocks(pulumi.runtime.Mocks):
         return f"{path}/{segment}/{azure_name}"
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    """A mock monitor that builds engine-style URNs and keeps every registration request."""
+class DuplicateUrnError(ProgramError):
+    """Two registrations with one URN, which the engine refuses."""
 
-    def __init__(self, mocks_: pulumi.runtime.Mocks) -> None:
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that builds engine-style URNs and keeps what the engine would hold.
+
+    Each registration's inputs are read once, by the SDK's own mock monitor; the record decodes the
+    wire form itself (``preflight.engine.values.decode``) instead of deserialising a second time,
+    which rehydrates resource references and hangs when a resource is another's input.
+    """
+
+    def __init__(self, mocks_: pulumi.runtime.Mocks, config: Mapping[str, str], project: str, stack: str) -> None:
         super().__init__(mocks_)
         self.recorded: list[RecordedResource] = []
+        self._config = dict(config)
+        self._project, self._stack = project, stack
+        self._default_providers: set[str] = set()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        self.errors: list[str] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         qualified = type_
@@ -202,7 +270,7 @@ class RecordingMonitor(mocks.MockMonitor):
             parent_type = parent.split("::")[2]
             if parent_type != STACK_TYPE:
                 qualified = f"{parent_type}${type_}"
-        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
+        return f"urn:pulumi:{self._stack}::{self._project}::{qualified}::{name}"
 
     def _alias_urn(self, alias: Any, request: Any) -> str:
         """An alias as the engine resolves it: a URN, or a spec whose blanks are the resource's own values."""
@@ -212,44 +280,166 @@ class RecordingMonitor(mocks.MockMonitor):
         parent = "" if spec.noParent else (spec.parentUrn or request.parent)
         return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
+    def _thread_loop(self) -> None:
+        """Give a worker thread the event loop the SDK wants, one we can close at the end of the run."""
+        try:
+            asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            with self._lock:
+                self._loops.append(loop)
+
+    def close_loops(self) -> None:
+        """Close the event loops opened in worker threads."""
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.close()
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
+        self._thread_loop()
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
+        self._thread_loop()
+        return super().ReadResource(request)  # type: ignore[no-untyped-call]
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self._thread_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        with self._lock:
+            known = any(r.urn == urn for r in self.recorded)
+        if known:
+            # pulumi/pulumi pkg/engine/lifecycletest/testdata/output/TestDuplicateURN/diff.stderr.txt
+            message = f"Duplicate resource URN '{urn}'; try giving it a unique name"
+            self.errors.append(message)
+            raise DuplicateUrnError(message)
         if request.type == STACK_TYPE:
-            return response
-        registration = self.resources[response.urn]
-        self.recorded.append(
-            RecordedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent or None,
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                outputs=dict(registration.state),
-                id=registration.id or None,
-                protect=bool(request.protect),
-                provider=request.provider or _default_provider(response.urn, request),
-                dependencies=tuple(request.dependencies),
-                property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
-                options={
-                    "deleteBeforeReplace": bool(request.deleteBeforeReplace),
-                    "ignoreChanges": list(request.ignoreChanges),
-                    "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                    "retainOnDelete": bool(request.retainOnDelete),
-                    "aliases": [self._alias_urn(alias, request) for alias in request.aliases],
-                },
-            )
+            self._record(request, urn, None, {})
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        if request.custom and not request.provider:
+            self._default_provider(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        registration = self.resources.pop(response.urn)
+        self.resources[urn] = registration
+        state = decode(json_format.MessageToDict(response.object))
+        self._record(request, urn, response.id or None, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=response.id, object=response.object)
+
+    def _default_provider(self, request: Any) -> None:
+        """Register the package's default provider the first time a resource needs it, as the engine does
+        (pulumi/pulumi ``pkg/resource/deploy/default_providers.go``, ``newRegisterDefaultProviderEvent``)."""
+        package = request.type.split(":", 1)[0]
+        reference = default_provider_urn(self._project, self._stack, package, request.version)
+        with self._lock:
+            if reference in self._default_providers:
+                return
+            self._default_providers.add(reference)
+        inputs: dict[str, Any] = {
+            key.split(":", 1)[1]: value
+            for key, value in sorted(self._config.items())
+            if key.split(":", 1)[0] == package
+        }
+        inputs["__internal"] = {}
+        if request.version:
+            inputs["version"] = request.version
+        provider_type = f"pulumi:providers:{package}"
+        record = RecordedResource(
+            urn=reference,
+            type=provider_type,
+            name=reference.rsplit("::", 1)[-1],
+            custom=True,
+            parent=None,
+            inputs=plain(inputs),
+            outputs=plain(inputs),
+            id=None,
+            protect=False,
+            provider="",
+            dependencies=(),
+            property_dependencies={},
+            raw_inputs=inputs,
+            raw_outputs=dict(inputs),
         )
-        return response
+        with self._lock:
+            self.recorded.append(record)
+
+    def _record(self, request: Any, urn: str, id_: str | None, state: dict[str, Any]) -> None:
+        inputs = decode(json_format.MessageToDict(request.object))
+        options = ResourceOptions(
+            protect=bool(request.protect),
+            ignore_changes=tuple(request.ignoreChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace) if request.deleteBeforeReplaceDefined else None,
+            additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            aliases=tuple(self._alias_urn(alias, request) for alias in request.aliases),
+            custom_timeouts=_timeouts(request.customTimeouts) if request.HasField("customTimeouts") else None,
+            parent=request.parent,
+            retain_on_delete=bool(request.retainOnDelete),
+        )
+        package = request.type.split(":", 1)[0]
+        provider = request.provider or (
+            f"{default_provider_urn(self._project, self._stack, package, request.version)}::{UNKNOWN_PROVIDER_ID}"
+            if request.custom and request.type != STACK_TYPE
+            else ""
+        )
+        record = RecordedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            inputs=plain(inputs),
+            outputs=plain(state),
+            id=id_,
+            protect=bool(request.protect),
+            provider=provider,
+            dependencies=tuple(request.dependencies),
+            property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
+            options={
+                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                "ignoreChanges": list(request.ignoreChanges),
+                "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                "retainOnDelete": bool(request.retainOnDelete),
+                "aliases": list(options.aliases),
+            },
+            raw_inputs=inputs,
+            raw_outputs=state,
+            resource_options=options,
+        )
+        with self._lock:
+            self.recorded.append(record)
 
 
-def _default_provider(urn: str, request: Any) -> str:
-    """The default provider reference the engine would use: ``...::pulumi:providers:<pkg>::default_<ver>``."""
-    if not request.custom:
-        return ""
-    package = request.type.split(":", 1)[0]
-    suffix = f"_{request.version.replace('.', '_')}" if request.version else ""
-    return f"{urn.split('::', 2)[0]}::{urn.split('::')[1]}::pulumi:providers:{package}::default{suffix}"
+# The default provider's ID is only known once the engine has registered it; nothing offline reads it.
+UNKNOWN_PROVIDER_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def default_provider_urn(project: str, stack: str, package: str, version: str) -> str:
+    """``urn:pulumi:<stack>::<project>::pulumi:providers:<pkg>::default[_<major>_<minor>_<patch>...]``
+    (pulumi/pulumi ``pkg/resource/deploy/providers/provider.go``, ``DefaultName``)."""
+    suffix = "_" + "_".join(version.replace("-", ".").replace("+", ".").split(".")) if version else ""
+    return f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::default{suffix}"
+
+
+def _timeouts(timeouts: Any) -> CustomTimeouts:
+    return CustomTimeouts(_duration(timeouts.create), _duration(timeouts.update), _duration(timeouts.delete))
+
+
+def _duration(text: str) -> float:
+    """A Go duration string (``"1h30m"``, ``"90s"``, ``"500ms"``) in seconds; "" is 0."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, number = 0.0, ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char.isdigit() or char == ".":
+            number += char
+            index += 1
+            continue
+        unit = next(u for u in ("ms", "us", "µs", "ns", "h", "m", "s") if text.startswith(u, index))
+        total += float(number) * units[unit]
+        number, index = "", index + len(unit)
+    return total
 
 
 def run_program(
@@ -260,14 +450,29 @@ def run_program(
     secret_keys: Sequence[str] = (),
     preview: bool = True,
     subscription_id: str = MOCK_SUBSCRIPTION_ID,
+    *,
+    phase: Phase = Phase.UPDATE,
+    mocks_: pulumi.runtime.Mocks | None = None,
+    main: str = "__main__.py",
 ) -> ProgramRun:
-    """Run ``program_dir/__main__.py`` under mocks with the given engine-style config.
+    """Run ``program_dir/<main>`` under mocks with the given engine-style config.
 
-    ``subscription_id`` is the Azure subscription the mocks answer with (ARM IDs, ``getClientConfig``):
-    compared with a real stack's state, it must be that state's.
+    ``subscription_id`` is the Azure subscription the Azure mocks answer with (ARM IDs,
+    ``getClientConfig``): compared with a real stack's state, it must be that state's. ``phase`` is
+    the engine operation to stand for; ``preview`` is kept for callers that only set the SDK's dry-run
+    flag. ``mocks_`` replaces the Azure mocks (``EchoMocks`` for any provider).
     """
+    del preview  # the phase decides the dry-run flag
     return contextvars.Context().run(
-        _run_isolated, program_dir, project, stack, dict(config), list(secret_keys), preview, subscription_id
+        _run_isolated,
+        program_dir,
+        project,
+        stack,
+        dict(config),
+        list(secret_keys),
+        phase,
+        mocks_ or AzureMocks(subscription_id, phase),
+        main,
     )
 
 
@@ -277,30 +482,76 @@ def _run_isolated(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
-    preview: bool,
-    subscription_id: str,
+    phase: Phase,
+    mocks_: pulumi.runtime.Mocks,
+    main: str,
 ) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(mocks_, config, project, stack)
     try:
         ROOT.set(None)
-        monitor = RecordingMonitor(AzureMocks(subscription_id))
-        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        # The SDK runs in dry-run mode in both phases: an output the mocks do not answer then stays
+        # unknown, as it would be until Azure answers, instead of silently becoming null.
+        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
         pulumi.runtime.set_all_config(config, secret_keys)
         with _importable(program_dir):
             try:
-                runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
-                loop.run_until_complete(wait_for_rpcs())
+                _run_main(program_dir / main, loop)
             except pulumi.RunError as error:
                 raise ProgramError(str(error)) from None
             except Exception as error:
                 raise ProgramError(f"{type(error).__name__}: {error}") from error
-        outputs, secrets = loop.run_until_complete(_resolve_outputs())
-        return ProgramRun(project, stack, tuple(monitor.recorded), outputs, secrets)
+        if monitor.errors:
+            raise DuplicateUrnError(monitor.errors[0])
+        outputs = loop.run_until_complete(_resolve_outputs())
+        secrets = frozenset(key for key, value in outputs.items() if isinstance(value, Secret))
+        registered = _with_stack_outputs(monitor.recorded, stack_urn(project, stack), outputs)
+        program = tuple(r for r in registered if not r.engine_added)
+        return ProgramRun(project, stack, program, plain(outputs), secrets, registered, phase)
     finally:
         _drain(loop)
         loop.close()
+        monitor.close_loops()
         asyncio.set_event_loop(None)
+
+
+def _run_main(main: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """Run the program; ``set_mocks`` has already registered the root stack, as the language host would."""
+    runpy.run_path(str(main), run_name="__main__")
+    loop.run_until_complete(wait_for_rpcs())
+
+
+async def _resolve_outputs() -> dict[str, Any]:
+    """The stack's exports as the engine holds them: unknown while not known, secret when secret."""
+    root = get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {})
+    values: dict[str, Any] = {}
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        resolved = _from_sdk(await output.future(with_unknowns=True))
+        values[key] = Secret(resolved) if await output.is_secret() else resolved
+    return values
+
+
+def _from_sdk(value: Any) -> Any:
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN
+    if isinstance(value, Mapping):
+        return {key: _from_sdk(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_from_sdk(item) for item in value]
+    return value
+
+
+def _with_stack_outputs(
+    recorded: Sequence[RecordedResource], urn: str, outputs: dict[str, Any]
+) -> tuple[RecordedResource, ...]:
+    """The root stack's record with the exports as its outputs (what ``AnalyzeStack`` sees)."""
+    return tuple(
+        replace(resource, outputs=plain(outputs), raw_outputs=outputs) if resource.urn == urn else resource
+        for resource in recorded
+    )
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
@@ -313,19 +564,6 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_default_executor())
-
-
-async def _resolve_outputs() -> tuple[dict[str, Any], frozenset[str]]:
-    root = get_root_resource()
-    exported: dict[str, Any] = getattr(root, "outputs", {})
-    values: dict[str, Any] = {}
-    secrets: set[str] = set()
-    for key, value in exported.items():
-        output = pulumi.Output.from_input(value)
-        values[key] = await output.future(with_unknowns=True)
-        if await output.is_secret():
-            secrets.add(key)
-    return values, frozenset(secrets)
 
 
 @contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from preflight.mockrun import STACK_TYPE, ProgramRun, RecordedResource
+from preflight.engine.resources import STACK_TYPE
+from preflight.mockrun import ProgramRun, RecordedResource
 
 
 @dataclass(frozen=True)

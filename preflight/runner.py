@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
 from preflight.change_rules import ChangeDiagnostic, evaluate, load_levels
 from preflight.changes import ResourceState, StackChanges, diff
-from preflight.mockrun import MOCK_SUBSCRIPTION_ID, ProgramRun, run_program
+from preflight.engine.driver import PolicyReport
+from preflight.engine.pack import PolicyPackProcess, StackIdentity
+from preflight.harness import DIY_ORGANIZATION, judge
+from preflight.mockrun import MOCK_SUBSCRIPTION_ID, Phase, ProgramRun, run_program
 from settings.errors import SettingsError
 from settings.model import StackSettings
 from settings.stack_file import StackConfig, load_stack_file
@@ -142,10 +144,29 @@ class BaseSource(Protocol):
         """The stack's base, waiting for it if need be; None when there is nothing to compare with."""
 
 
+def stack_identity(stack: LoadedStack, phase: Phase = Phase.UPDATE) -> StackIdentity:
+    """What the engine tells the policy pack about a stack (known before the program runs)."""
+    return StackIdentity(
+        DIY_ORGANIZATION,
+        stack.config.project,
+        stack.name,
+        dry_run=phase is Phase.PREVIEW,
+        config=engine_config(stack.config),
+    )
+
+
 def preflight_stack(
-    layout: Layout, stack: LoadedStack, pack: PolicyPackProcess, bases: BaseSource | None = None
+    layout: Layout,
+    stack: LoadedStack,
+    pack: PolicyPackProcess,
+    bases: BaseSource | None = None,
+    phase: Phase = Phase.UPDATE,
 ) -> StackResult:
-    """Run the program for one stack under mocks and judge it with its policy config (and its change)."""
+    """Run the program for one stack under mocks and judge it with its policy config (and its change).
+
+    ``UPDATE`` (the default) judges the values Azure will hold, as ``pulumi up`` does; ``PREVIEW``
+    judges exactly what ``pulumi preview`` shows for a first deployment (unknown outputs and all).
+    """
     config = stack.config
     run = run_program(
         layout.root,
@@ -154,9 +175,9 @@ def preflight_stack(
         engine_config(config),
         sorted(config.secret_keys),
         subscription_id=bases.subscription_for(stack.name) if bases else MOCK_SUBSCRIPTION_ID,
+        phase=phase,
     )
-    pack.connect()
-    policies = evaluate_program(pack, run, stack.policy_config, layout.relative)
+    policies = judge(pack, run, stack.policy_config, layout.relative)
     # Asked for only now, so that a base computed elsewhere (a child process) overlaps this run.
     base = bases.stack(stack.name) if bases else None
     if base is None:

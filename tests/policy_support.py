@@ -7,19 +7,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from preflight.analyzer import (
-    AnalyzedResource,
-    Diagnostic,
-    PolicyConfig,
-    PolicyPackProcess,
-    PolicyReport,
-    load_policy_config,
-)
+from preflight.engine.driver import Diagnostic, PolicyReport, evaluate
+from preflight.engine.levels import EnforcementLevel
+from preflight.engine.pack import PolicyPackProcess
+from preflight.engine.policy_config import PolicyConfig, load_policy_config
+from preflight.engine.resources import EngineResource
 from tests.support import FIXTURE_LAYOUT, REPO
 
 PACK_DIR = REPO / "policies"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a value unknown during preview
-Resources = list[AnalyzedResource]
+Resources = list[EngineResource]
 
 
 def judge(
@@ -34,12 +31,14 @@ def judge(
     for name, override in (overrides or {}).items():
         base = config.get(name, PolicyConfig())
         if isinstance(override, str):
-            config[name] = PolicyConfig(override, base.properties)
+            config[name] = PolicyConfig(EnforcementLevel(override), base.properties)
         else:
             properties = dict(override)
             level = properties.pop("enforcementLevel", None)
-            config[name] = PolicyConfig(level or base.enforcement_level, {**base.properties, **properties})
-    return pack.evaluate(resources, config, f"policies/config/{stack}.json")
+            config[name] = PolicyConfig(
+                EnforcementLevel(level) if level else base.enforcement_level, {**base.properties, **properties}
+            )
+    return evaluate(pack, resources, config, f"policies/config/{stack}.json")
 
 
 def hits(report: PolicyReport, policy: str) -> list[Diagnostic]:
@@ -53,7 +52,7 @@ def configured_level(stack: str, policy: str) -> str:
     return level
 
 
-def matches(resource: AnalyzedResource, type_suffix: str, name: str | None) -> bool:
+def matches(resource: EngineResource, type_suffix: str, name: str | None) -> bool:
     return resource.type.endswith(f":{type_suffix}") and (name is None or resource.name == name)
 
 
@@ -71,8 +70,8 @@ def change(
         found = True
         if drop:
             continue
-        properties = copy.deepcopy(dict(resource.properties))
-        protect = resource.protect
+        properties = copy.deepcopy(dict(resource.inputs))
+        protect = resource.options.protect
         for key, value in updates.items():
             if key == "protect":
                 protect = bool(value)
@@ -85,27 +84,39 @@ def change(
                 target.pop(leaf, None)
             else:
                 target[leaf] = value
-        changed.append(replace(resource, properties=properties, protect=protect))
+        # The planned state: Analyze reads the inputs, AnalyzeStack the outputs (here, the same values).
+        changed.append(
+            replace(
+                resource,
+                inputs=properties,
+                outputs=copy.deepcopy(properties),
+                options=replace(resource.options, protect=protect),
+            )
+        )
     assert found, f"no {type_suffix} {name or ''} in the resources"
     return changed
 
 
-def added(resources: Resources, resource: AnalyzedResource) -> Resources:
+def added(resources: Resources, resource: EngineResource) -> Resources:
     return [*resources, resource]
 
 
 def extra_resource(
-    template: AnalyzedResource, type_: str, name: str, properties: dict[str, Any], **deps: list[str]
-) -> AnalyzedResource:
+    template: EngineResource, type_: str, name: str, properties: dict[str, Any], **deps: list[str]
+) -> EngineResource:
     """A new resource beside ``template`` (same parent), with property dependencies by key."""
     urn = template.urn.rsplit("::", 2)[0] + f"::{template.urn.split('::')[2].rsplit('$', 1)[0]}${type_}::{name}"
-    return AnalyzedResource(
+    return EngineResource(
         urn=urn,
         type=type_,
         name=name,
-        properties=properties,
+        custom=True,
+        inputs=properties,
+        outputs=properties,
         parent=template.parent,
-        property_dependencies=deps,
+        property_dependencies={key: tuple(urns) for key, urns in deps.items()},
+        provider=template.provider,
+        options=replace(template.options, parent=template.parent),
     )
 
 

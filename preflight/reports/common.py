@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from preflight.analyzer import Diagnostic
 from preflight.change_rules import ChangeDiagnostic
 from preflight.changes import ChangeKind
+from preflight.engine.driver import Diagnostic
 from preflight.locate import Location, locate, locate_key
 from preflight.plan import PlanRow, plan_rows, to_create
 from preflight.runner import Layout, StackResult

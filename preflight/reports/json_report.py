@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from preflight.analyzer import Diagnostic
 from preflight.change_rules import RULES
 from preflight.changes import ChangeKind
+from preflight.engine.driver import Diagnostic
 from preflight.locate import Location
 from preflight.plan import to_create
 from preflight.pricing import estimate

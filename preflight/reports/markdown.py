@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from preflight.analyzer import Diagnostic
 from preflight.change_rules import RULES
+from preflight.engine.driver import Diagnostic
 from preflight.plan import count_by_type
 from preflight.pricing import estimate
 from preflight.reports import ReportContext

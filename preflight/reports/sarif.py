@@ -8,8 +8,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from preflight.analyzer import Diagnostic, PolicyInfo
 from preflight.change_rules import RULES, ChangeRule
+from preflight.engine.driver import Diagnostic
+from preflight.engine.pack import PolicyInfo
 from preflight.reports import ReportContext
 from preflight.reports.common import location_of, resource_name
 from preflight.runner import StackResult

@@ -6,22 +6,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from preflight.analyzer import AnalyzedResource, PolicyPackProcess
+from preflight.engine.pack import PolicyPackProcess, StackIdentity
+from preflight.harness import engine_resources
 from tests.policy_support import PACK_DIR, Resources
 from tests.support import run_stack
 
 
 @pytest.fixture(scope="session")
 def pack() -> Iterator[PolicyPackProcess]:
-    with PolicyPackProcess(PACK_DIR, project="ml-messaging", stack="prod") as process:
+    with PolicyPackProcess(PACK_DIR, StackIdentity("organization", "ml-messaging", "prod")) as process:
         yield process
 
 
 @pytest.fixture(scope="session")
 def prod_resources() -> Resources:
-    return [AnalyzedResource.from_recorded(r) for r in run_stack("prod").resources]
+    return list(engine_resources(run_stack("prod")))
 
 
 @pytest.fixture(scope="session")
 def dev_resources() -> Resources:
-    return [AnalyzedResource.from_recorded(r) for r in run_stack("dev").resources]
+    return list(engine_resources(run_stack("dev")))

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from preflight.analyzer import (
-    PolicyConfig,
-    PolicyConfigError,
-    PolicyPackError,
-    PolicyPackProcess,
-    load_policy_config,
-    reconcile_config,
-)
+from preflight.engine.levels import EnforcementLevel
+from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
+from preflight.engine.policy_config import PolicyConfig, PolicyConfigError, load_policy_config, reconcile_config
 from settings.model import NamespaceSettings
 from settings.stack_file import load_stack_file
 from tests.policy_support import PACK_DIR
@@ -146,7 +141,7 @@ def write(tmp_path: Path, content: object) -> Path:
         ([1, 2], "must be a JSON object"),
         (
             {"servicebus-minimum-tls": "strict"},
-            "'strict' is not one of advisory, mandatory, disabled, remediate",
+            '"strict" is not a valid enforcement level; allowed: advisory, mandatory, disabled, remediate',
         ),
         ({"servicebus-minimum-tls": 3}, "must be an enforcement level or an object"),
     ],
@@ -164,16 +159,21 @@ def test_config_is_validated_against_the_schemas_after_defaults(pack: PolicyPack
     with pytest.raises(PolicyConfigError) as caught:
         reconcile_config(pack.info(), given, "prod.json")
     lines = caught.value.lines
-    assert any(
-        line.startswith("prod.json: servicebus-minimum-tls.minimumVersion: '1.0' is not one of") for line in lines
+    # Worded as the engine words them (gojsonschema): "<policy>: <field>: <text>".
+    assert (
+        "prod.json: servicebus-minimum-tls: minimumVersion: minimumVersion must be one of the following: "
+        in "\n".join(lines)
     )
-    assert any(line.startswith("prod.json: servicebus-subscription-max-delivery-count.minimum:") for line in lines)
-    assert any("environment-tag-matches-stack: 'environment' is a required property" in line for line in lines)
+    assert any(
+        line.startswith("prod.json: servicebus-subscription-max-delivery-count: minimum: Invalid type. Expected:")
+        for line in lines
+    ), lines
+    assert "prod.json: environment-tag-matches-stack: environment is required" in lines
 
 
 def test_a_config_naming_an_unknown_policy_is_an_error(pack: PolicyPackProcess) -> None:
     given = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
-    given["servicebus-minimum-tsl"] = PolicyConfig("mandatory")
+    given["servicebus-minimum-tsl"] = PolicyConfig(EnforcementLevel.MANDATORY)
     with pytest.raises(PolicyConfigError, match="servicebus-minimum-tsl: no such policy"):
         reconcile_config(pack.info(), given)
 
@@ -182,7 +182,7 @@ def test_a_pack_that_cannot_start_is_reported_not_hung(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("raise SystemExit('broken pack')\n")
     with (
         pytest.raises(PolicyPackError, match="failed to start"),
-        PolicyPackProcess(tmp_path, "p", "s", start_timeout=30),
+        PolicyPackProcess(tmp_path, StackIdentity("o", "p", "s"), start_timeout=30),
     ):
         pass
 

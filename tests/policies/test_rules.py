@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from preflight.analyzer import AnalyzedResource, PolicyPackProcess
+from preflight.engine.driver import evaluate
+from preflight.engine.levels import EnforcementLevel
+from preflight.engine.pack import PolicyPackProcess
+from preflight.engine.resources import EngineResource
 from tests.policy_support import (
     UNKNOWN,
     Mutation,
@@ -33,7 +36,7 @@ def same(resources: Resources) -> Resources:
     return resources
 
 
-def first_of(resources: Resources, type_suffix: str) -> AnalyzedResource:
+def first_of(resources: Resources, type_suffix: str) -> EngineResource:
     return next(r for r in resources if r.type.endswith(f":{type_suffix}"))
 
 
@@ -901,14 +904,14 @@ def test_enforcement_level_overrides_apply(pack: PolicyPackProcess, prod_resourc
 
 
 def test_all_sets_every_level_and_specific_entries_win(pack: PolicyPackProcess, prod_resources: Resources) -> None:
-    from preflight.analyzer import PolicyConfig, load_policy_config
+    from preflight.engine.policy_config import PolicyConfig, load_policy_config
     from tests.support import FIXTURE_LAYOUT
 
     config = load_policy_config(FIXTURE_LAYOUT.policy_config("prod"))
     relaxed = {name: PolicyConfig(None, entry.properties) for name, entry in config.items()}
-    relaxed["all"] = PolicyConfig("advisory")
-    relaxed["servicebus-minimum-tls"] = PolicyConfig("mandatory", {})
-    report = pack.evaluate(change(prod_resources, "Namespace", minimumTlsVersion="1.0", protect=False), relaxed)
+    relaxed["all"] = PolicyConfig(EnforcementLevel.ADVISORY)
+    relaxed["servicebus-minimum-tls"] = PolicyConfig(EnforcementLevel.MANDATORY, {})
+    report = evaluate(pack, change(prod_resources, "Namespace", minimumTlsVersion="1.0", protect=False), relaxed)
     levels = {d.policy_name: d.enforcement_level for d in report.diagnostics}
     assert levels["servicebus-minimum-tls"] == "mandatory"
     assert levels["servicebus-namespace-protected"] == "advisory"

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from preflight.analyzer import PolicyPackProcess, PolicyReport, evaluate_program
+from preflight.engine.driver import PolicyReport
+from preflight.engine.pack import PolicyPackProcess
+from preflight.harness import judge
 from preflight.mockrun import ProgramRun
 from tests.invariants import run_root_stack
 from tests.policy_support import PACK_DIR
@@ -39,7 +41,7 @@ ACCEPTED_ADVISORIES = {
 
 def verdict(pack: PolicyPackProcess, run: ProgramRun, config: Path | None = None) -> PolicyReport:
     """A fixture stack's run judged with its fixture policy config (or ``config``)."""
-    return evaluate_program(pack, run, config or FIXTURE_LAYOUT.policy_config(run.stack))
+    return judge(pack, run, config or FIXTURE_LAYOUT.policy_config(run.stack))
 
 
 def blocked_by(report: PolicyReport) -> set[str]:
@@ -48,7 +50,7 @@ def blocked_by(report: PolicyReport) -> set[str]:
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_shipped_stacks_have_no_mandatory_violation(stack: str, pack: PolicyPackProcess) -> None:
-    report = evaluate_program(pack, run_root_stack(REPO, stack).run, PACK_DIR / "config" / f"{stack}.json")
+    report = judge(pack, run_root_stack(REPO, stack).run, PACK_DIR / "config" / f"{stack}.json")
     assert report.mandatory == [], [d.message for d in report.mandatory]
 
 

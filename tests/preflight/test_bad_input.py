@@ -378,7 +378,11 @@ POLICY_CONFIG_CASES = [
         "servicebus-minimum-tl",
         "did you mean servicebus-minimum-tls? allowed: all, ",
     ),
-    ('{"all": "fatal"}', "all.enforcementLevel", "'fatal' is not one of advisory, mandatory, disabled, remediate"),
+    (
+        '{"all": "fatal"}',
+        "all.enforcementLevel",
+        '"fatal" is not a valid enforcement level; allowed: advisory, mandatory',
+    ),
     ('{"all": ', ":1:", "invalid JSON"),
     ("[1, 2]", "", "must be a JSON object"),
 ]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from preflight.analyzer import PolicyConfigError, load_policy_config
 from preflight.change_rules import RULES, ChangeDiagnostic, evaluate, load_levels
 from preflight.changes import ChangeKind, ResourceState, diff
+from preflight.engine.policy_config import PolicyConfigError, load_policy_config
 from preflight.runner import Layout
 from settings.loader import settings_from_config
 from tests.support import FIXTURE_LAYOUT, REPO, SHIPPED_STACKS, engine_config, raw_services, run_stack

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from preflight import cli
-from preflight.analyzer import PolicyPackProcess
+from preflight.engine.pack import PolicyPackProcess, StackIdentity
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, markdown
 from preflight.runner import Layout, load_stacks, preflight_stack
@@ -188,7 +188,7 @@ def test_markdown_puts_the_verdict_first_and_draws_the_routing(
 def test_markdown_trims_the_plan_never_the_verdict_or_violations(tls_root: Path) -> None:
     layout = Layout(tls_root)
     (stack,) = load_stacks(layout, ["prod"])
-    with PolicyPackProcess(layout.pack_dir, "ml-messaging", "prod") as pack:
+    with PolicyPackProcess(layout.pack_dir, StackIdentity("organization", "ml-messaging", "prod")) as pack:
         result = preflight_stack(layout, stack, pack)
     context = ReportContext(layout, Rates())
     full = markdown.render([result], context)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from preflight.analyzer import Diagnostic
+from preflight.engine.driver import Diagnostic
+from preflight.engine.levels import EnforcementLevel
 from preflight.locate import locate
 from preflight.mockrun import run_program
 from settings.stack_file import load_stack_file
@@ -21,7 +22,7 @@ def test_a_subscription_diagnostic_points_at_its_own_service_even_when_names_sha
     config, settings = load_stack_file(stack_file, PROJECT_FILE)
     run = run_program(REPO, config.project, "dev", config.for_engine())
     rule = next(r for r in run.resources if r.inputs.get("subscriptionName") == "sbts-inference-b")
-    diagnostic = Diagnostic("servicebus-entity-names", "mandatory", "low", "", "bad name", rule.urn)
+    diagnostic = Diagnostic("servicebus-entity-names", EnforcementLevel.MANDATORY, "low", "", "bad name", rule.urn)
     where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.dev.yaml")
     assert where.key == "ml-messaging:services[2].name"
     assert stack_file.read_text().splitlines()[where.line - 1].strip() == "- name: inference-b"
