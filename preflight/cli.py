@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from preflight import generic
 from preflight.baseline import BaseError, Baseline, RevisionBaseline, read_states
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess
 from preflight.engine.policy_config import PolicyConfigError
@@ -101,7 +102,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (see the module docstring)."""
-    args = parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-C", "--cwd") or a.startswith(("-C", "--cwd=")) for a in arguments):
+        return generic.main(arguments)  # any Pulumi Python project, with the CLI's own flags
+    args = parser().parse_args(arguments)
     try:
         return _run(args)
     except BAD_INPUT as error:

@@ -74,11 +74,11 @@ def load_stack_file(
 
 def read_stack_config(path: Path, project_file: Path, shown: Callable[[Path], str] = str) -> StackConfig:
     """Parse ``Pulumi.yaml`` and a stack file into a StackConfig, without validating settings."""
-    project_doc = _read_yaml_mapping(project_file, shown).data
+    project_doc = read_yaml_mapping(project_file, shown).data
     project = project_doc.get("name")
     if not isinstance(project, str) or not project:
         raise SettingsError([f"{shown(project_file)}: name: the project must have a name"])
-    document = _read_yaml_mapping(path, shown)
+    document = read_yaml_mapping(path, shown)
     stack_doc = document.data
     unknown = sorted(set(stack_doc) - STACK_FILE_KEYS)
     if unknown:
@@ -170,7 +170,7 @@ class _Mapping:
     retyped: Mapping[tuple[str | int, ...], Retyped]
 
 
-def _read_yaml_mapping(path: Path, shown: Callable[[Path], str]) -> _Mapping:
+def read_yaml_mapping(path: Path, shown: Callable[[Path], str]) -> _Mapping:
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -1,0 +1,141 @@
+"""Judge any Pulumi Python project offline, with the CLI's own flags.
+
+    python -m preflight -C <project dir> --stack <name> --policy-pack <dir> [--policy-pack-config <file>]
+                        [--phase preview|update] [--format text|json]
+
+The project's ``Pulumi.yaml`` (``name``, ``main``, ``stackConfigDir``, project config defaults) and its
+stack file are read as the CLI reads them; the program runs under the mock runtime with
+``EchoMocks`` (every provider answers like one without previews: inputs echoed, the rest unknown);
+the pack is started and spoken to as the engine does (``preflight.engine``). Nothing of this
+repository's own settings, routing or prices is involved. Exit codes as the CLI's for a preview:
+0 passed, 1 a mandatory violation (``pulumi preview`` exits 1 then, see docs/engine-parity.md),
+2 bad input, 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from preflight.engine.driver import PolicyReport
+from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
+from preflight.engine.policy_config import PolicyConfigError
+from preflight.harness import DIY_ORGANIZATION, judge
+from preflight.mockrun import EchoMocks, Phase, ProgramError, ProgramRun, run_program
+from settings.errors import SettingsError
+from settings.stack_file import read_stack_config, read_yaml_mapping
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+BAD_INPUT = (SettingsError, PolicyPackError, PolicyConfigError, ProgramError, ValueError)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (the Pulumi CLI's own flag names)."""
+    cli = _Parser(prog="preflight -C", description="Offline policy-checked preview of any Pulumi Python project.")
+    cli.add_argument("-C", "--cwd", dest="cwd", type=Path, required=True, help="the project directory")
+    cli.add_argument("-s", "--stack", required=True, help="the stack name")
+    cli.add_argument("--policy-pack", type=Path, required=True, help="a Python policy pack directory")
+    cli.add_argument("--policy-pack-config", type=Path, help="its JSON config file")
+    cli.add_argument("--phase", choices=[p.value for p in Phase], default=Phase.PREVIEW.value)
+    cli.add_argument("--format", choices=("text", "json"), default="text")
+    cli.add_argument("--debug", action="store_true", help="show tracebacks")
+    return cli
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        run, report = _judge(args)
+    except BAD_INPUT as error:
+        if args.debug:
+            traceback.print_exc()
+        print(str(error), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line and a distinct code
+        if args.debug:
+            traceback.print_exc()
+        print(f"preflight: internal error: {type(error).__name__}: {error}; rerun with --debug", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    sys.stdout.write(render_json(run, report) if args.format == "json" else render_text(run, report))
+    return EXIT_VIOLATIONS if report.mandatory else EXIT_OK
+
+
+def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
+    project_dir: Path = args.cwd.resolve()
+    project_file = project_dir / "Pulumi.yaml"
+    if not project_file.is_file():
+        raise ValueError(f"{project_file}: no Pulumi.yaml here; -C must name a Pulumi project directory")
+    project = read_yaml_mapping(project_file, str).data
+    main_path = project_dir / str(project.get("main") or ".")
+    program_dir, main = (main_path.parent, main_path.name) if main_path.suffix == ".py" else (main_path, "__main__.py")
+    stack_dir = project_dir / str(project.get("stackConfigDir") or ".")
+    stack_file = stack_dir / f"Pulumi.{args.stack}.yaml"
+    if stack_file.is_file():
+        config = read_stack_config(stack_file, project_file)
+        engine_config = {**config.for_engine(), **dict.fromkeys(config.secret_keys, "[secret]")}
+        secret_keys = sorted(config.secret_keys)
+    else:
+        engine_config, secret_keys = {}, []  # a stack without a config file: the CLI accepts it
+    phase = Phase(args.phase)
+    run = run_program(
+        program_dir,
+        str(project["name"]),
+        args.stack,
+        engine_config,
+        secret_keys,
+        phase=phase,
+        mocks_=EchoMocks(phase),
+        main=main,
+    )
+    identity = StackIdentity(DIY_ORGANIZATION, run.project, run.stack, phase is Phase.PREVIEW, engine_config)
+    with PolicyPackProcess(args.policy_pack.resolve(), identity) as pack:
+        return run, judge(pack, run, args.policy_pack_config)
+
+
+def render_text(run: ProgramRun, report: PolicyReport) -> str:
+    """The CLI's ``Policies:`` section, near enough to compare by eye."""
+    pack = f"    {report.pack.name}@v{report.pack.version}"
+    lines = [f"Previewing stack {run.stack} (offline)", "", "Policies:", pack]
+    for diagnostic in report.diagnostics:
+        resource = diagnostic.urn.rsplit("::", 1)[-1]
+        lines.append(f"        [{diagnostic.enforcement_level}]  {diagnostic.policy_name}  ({resource})")
+        lines.extend(f"        {line}" for line in (diagnostic.description, diagnostic.message) if line)
+    for remediation in report.remediations:
+        lines.append(f"        [remediate]  {remediation.policy_name}  ({remediation.urn.rsplit('::', 1)[-1]})")
+    verdict = "FAIL" if report.mandatory else "PASS"
+    lines += ["", f"{run.stack}: {verdict} - {len(report.mandatory)} mandatory, {len(report.advisory)} advisory", ""]
+    return "\n".join(lines)
+
+
+def render_json(run: ProgramRun, report: PolicyReport) -> str:
+    """Diagnostics and remediations as JSON (sorted, so the same inputs give the same bytes)."""
+    document: dict[str, Any] = {
+        "stack": run.stack,
+        "project": run.project,
+        "phase": run.phase.value,
+        "passed": not report.mandatory,
+        "diagnostics": [
+            {
+                "policyName": d.policy_name,
+                "enforcementLevel": d.enforcement_level.value,
+                "severity": d.severity,
+                "message": d.message,
+                "urn": d.urn,
+                "stage": d.stage,
+            }
+            for d in report.diagnostics
+        ],
+        "remediations": [{"policyName": r.policy_name, "urn": r.urn} for r in report.remediations],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,190 @@
+"""The engine-fidelity scenarios: a program and a pack of our own (tests/fixtures/engine), judged through
+``python -m preflight -C ... --policy-pack ...``, the path any project uses. Each test names the engine
+behaviour it pins and where the engine's source says so (pulumi/pulumi at v3.259, pulumi-policy 1.21.0;
+docs/engine-parity.md has the list)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import REPO
+
+SCENARIOS = REPO / "tests" / "fixtures" / "engine"
+ROOT_STACK = "urn:pulumi:dev::scenarios::pulumi:pulumi:Stack::scenarios-dev"
+
+
+def preflight(
+    *extra: str, program: Path = SCENARIOS / "program", config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "preflight", "-C", str(program), "--stack", "dev"]
+    command += ["--policy-pack", str(SCENARIOS / "pack"), "--format", "json", *extra]
+    if config is not None:
+        command += ["--policy-pack-config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False)
+
+
+@cache
+def judged(phase: str) -> dict[str, Any]:
+    done = preflight("--phase", phase)
+    assert done.returncode in (0, 1), done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def diagnostics(phase: str, policy: str) -> list[dict[str, Any]]:
+    return [d for d in judged(phase)["diagnostics"] if d["policyName"] == policy]
+
+
+def seen(phase: str, name: str) -> dict[str, Any]:
+    (diagnostic,) = [d for d in diagnostics(phase, "probe-resource") if d["urn"].endswith(f"::{name}")]
+    found: dict[str, Any] = json.loads(diagnostic["message"])
+    return found
+
+
+def test_an_input_unknown_in_preview_gives_the_engines_advisory_not_a_string() -> None:
+    # provider_plugin.go Create: a provider's preview leaves outputs unknown; rpc.go marshals unknowns as
+    # the sentinel; pulumi_policy policy.py Analyze turns reading one into "can't run policy ... during preview".
+    (found,) = diagnostics("preview", "reads-prefix")
+    assert found["enforcementLevel"] == "advisory"
+    assert "can't run policy 'reads-prefix' from policy pack 'scenarios@v0.0.1' during preview" in found["message"]
+    assert "string value at .prefix can't be known during preview" in found["message"]
+    assert diagnostics("update", "reads-prefix") == []  # known once the resource exists: the policy runs
+
+
+def test_a_stack_policy_reading_an_unknown_output_is_advisory_in_preview() -> None:
+    (found,) = diagnostics("preview", "stack-reads-unknown")
+    assert found["enforcementLevel"] == "advisory" and "can't be known during preview" in found["message"]
+    assert found["urn"] == ROOT_STACK  # step_generator.go AnalyzeResources: resolveStackPolicyViolationURN
+
+
+def test_every_registered_resource_is_analysed_root_stack_and_default_provider_included() -> None:
+    # step_generator.go generateSteps analyses every registration; default_providers.go registers one per package.
+    stack = seen("preview", "scenarios-dev")
+    assert stack["type"] == "pulumi:pulumi:Stack" and stack["keys"] == [] and stack["provider"] is None
+    provider = seen("preview", "default")
+    assert provider["type"] == "pulumi:providers:test" and provider["provider"] is None and provider["parent"] is None
+
+
+def test_analyze_stack_sees_the_stack_its_outputs_and_the_object_graph() -> None:
+    (probe,) = diagnostics("update", "probe-stack")
+    found = json.loads(probe["message"])
+    assert "pulumi:pulumi:Stack" in found["types"] and "pulumi:providers:test" in found["types"]
+    assert found["stackOutputs"] == ["firstId", "greeting"] and found["greeting"] == "hello"
+    assert found["topLevelParentIsStack"] is True and found["childParent"] == "group"
+    assert found["secondDependsOnFirst"] == ["first"]
+    assert found["stackHasProvider"] is False
+    # A stack diagnostic naming no resource of the stack is the root stack's (analyze_snapshot.go).
+    assert probe["urn"] == ROOT_STACK
+
+
+def test_resource_options_are_marshalled_as_the_engine_marshals_them() -> None:
+    # analyzer_plugin.go marshalResourceOptions: customTimeouts always set (seconds), DBR with its "defined" flag.
+    timed = seen("preview", "timed")
+    assert timed["timeouts"] == [60.0, 120.0, 180.0]
+    assert timed["deleteBeforeReplace"] is True and timed["protect"] is True and timed["ignoreChanges"] == ["state"]
+    assert seen("preview", "first")["deleteBeforeReplace"] is None
+    assert seen("preview", "first")["timeouts"] == [0.0, 0.0, 0.0]
+
+
+def test_the_provider_is_sent_by_urn_without_its_id_and_components_have_none() -> None:
+    first = seen("preview", "first")
+    assert first["provider"] == {
+        "keys": [],
+        "name": "default",
+        "type": "pulumi:providers:test",
+        "urn": "urn:pulumi:dev::scenarios::pulumi:providers:test::default",
+    }
+    assert seen("preview", "group")["provider"] is None
+    assert seen("preview", "group-child")["parent"] == "urn:pulumi:dev::scenarios::test:index:Group::group"
+
+
+def test_top_level_internal_keys_are_stripped_and_secrets_arrive_as_plain_values() -> None:
+    # rpc.go MarshalProperties SkipInternalKeys (top level only); pulumi_policy deserialize unwraps secrets.
+    first = seen("preview", "first")
+    assert first["keys"] == ["secretValue", "state"]
+    assert first["secret"] == "s3cr3t"
+
+
+def test_a_resource_input_is_sent_as_its_id_and_does_not_hang_the_mock_runtime() -> None:
+    # rpc.go MarshalPropertyValue, KeepResources false: a reference becomes its ID (unknown in preview).
+    assert seen("update", "second")["owner"] == "first-id"
+    assert any("string value at .owner" in d["message"] for d in diagnostics("preview", "probe-resource"))
+
+
+def test_remediation_runs_before_analyze_and_analyze_sees_the_remediated_inputs() -> None:
+    # step_generator.go: "first we perform remediations, and *then* we do analysis".
+    assert [d["urn"] for d in diagnostics("update", "state-not-one")] == [
+        "urn:pulumi:dev::scenarios::test:index:Res::first"
+    ]
+    config = SCENARIOS / "remediate.json"
+    done = preflight("--phase", "update", config=config)
+    document = json.loads(done.stdout)
+    assert {"policyName": "state-not-one", "urn": "urn:pulumi:dev::scenarios::test:index:Res::first"} in document[
+        "remediations"
+    ]
+    assert not [d for d in document["diagnostics"] if d["policyName"] == "state-not-one"]
+
+
+def test_a_resource_diagnostic_is_attributed_to_the_resource_analysed_whatever_urn_it_names() -> None:
+    # analyze_snapshot.go analyzeResource: events.OnPolicyViolation(r.URN, d).
+    done = preflight("--phase", "update")
+    assert done.returncode == 1, done.stderr  # a mandatory violation: `pulumi preview` exits 1
+    (found,) = [d for d in json.loads(done.stdout)["diagnostics"] if d["policyName"] == "state-not-one"]
+    assert found["message"] == "state is 1"  # the pack named another URN; the engine ignores it
+    assert found["urn"] == "urn:pulumi:dev::scenarios::test:index:Res::first"
+    assert found["enforcementLevel"] == "mandatory"
+
+
+def test_the_pack_gets_the_stack_identity_and_config_in_its_environment() -> None:
+    first = seen("preview", "first")
+    assert first["env"] == {
+        "PULUMI_DRY_RUN": "true",
+        "PULUMI_ORGANIZATION": "organization",
+        "PULUMI_PROJECT": "scenarios",
+        "PULUMI_STACK": "dev",
+    }
+    assert first["greeting"] == "hello"
+    assert seen("update", "first")["env"]["PULUMI_DRY_RUN"] == "false"
+
+
+def test_a_duplicate_urn_is_refused_with_the_engines_message(tmp_path: Path) -> None:
+    program = tmp_path / "program"
+    program.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (program / name).write_text((SCENARIOS / "program" / name).read_text())
+    (program / "Pulumi.dev.yaml").write_text("config:\n  scenarios:greeting: hi\n  scenarios:duplicate: 'true'\n")
+    done = preflight(program=program)
+    assert done.returncode == 2
+    assert "Duplicate resource URN 'urn:pulumi:dev::scenarios::test:index:Res::first'; try giving it a unique name" in (
+        done.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "says"),
+    [
+        # Accepted configs leave the pack's own levels: state-not-one blocks (exit 1), nothing is refused (2).
+        ("  \n\t", 1, ""),  # config.go: a whitespace-only file is no config
+        ("null", 1, ""),
+        ('{"state-not-one": {"enforcementLevel": null}}', 2, "is not a valid enforcement level; must be a string"),
+        ('{"environments": ["org/secrets"]}', 2, "Pulumi ESC environments"),
+        ('{"environments": "org"}', 2, '"environments" must be an array of strings'),
+        ('{"all": {"x": 1}}', 2, 'invalid enforcement level ""'),
+        ('{"state-not-one": {}}', 1, ""),  # dropped
+    ],
+)
+def test_policy_config_edge_cases_follow_the_engine(tmp_path: Path, content: str, code: int, says: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(content)
+    done = preflight("--phase", "update", config=config)
+    assert done.returncode == code, done.stderr
+    assert says in done.stderr
