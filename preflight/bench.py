@@ -1,18 +1,29 @@
 """Benchmark preflight: ``python3 noxw.py -s bench`` prints the figures docs/benchmarks.md records.
 
-Measures, each as the median of several runs of a fresh process:
-- the floor: ``python -c "import pulumi, pulumi_azure_native.servicebus, pulumi_policy"``;
-- ``python -m preflight dev`` and ``prod``, and their ratio to the floor;
-- generated pipelines of N consuming services (prod-like: RBAC per service), with the peak RSS of
-  the largest process (preflight itself or the policy pack it starts), and t(500)/t(50);
-- ``--base`` (two program runs, the base one in a child process) on dev, prod and 100 services;
+Measures, each as the median of several runs of a fresh process, side by side in one run so that
+ratios hold on a busy machine:
+- the floor: ``python -c "import pulumi, pulumi_azure_native.servicebus, pulumi_policy"``, without
+  cached bytecode (an empty PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE) and with it;
+- ``python -m preflight dev``, ``prod`` and both, the README command warm
+  (``python3 noxw.py -s preflight``) and the pre-commit hook on a one-line stack change, each against
+  the cached floor;
+- ``--base`` (two program runs, the base one in a child process) on dev, prod and 100 services,
+  against the same run without ``--base``;
+- generated pipelines of N consuming services (prod-like: RBAC per service), rendered in the three
+  formats CI writes (markdown, SARIF, JSON), passing and with every service violating a rule, against
+  the SDK floor: the same resources registered with literal inputs under Pulumi's mock runtime, no
+  program logic and no policies (``--sdk-floor``); with the peak RSS of the largest process;
 - hostile stack files (an alias bomb, 30,000 tags, 200,000 nested brackets), which must end in exit
   2 quickly and in little memory.
+
+``--quick`` is a short run (fewer runs, 10 and 100 services, no hostile input) to check a change.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
 import json
 import os
 import shutil
@@ -21,8 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,11 +48,18 @@ _PEAK_RSS = (
 )
 
 
-def timed(command: Sequence[str], cwd: Path, codes: tuple[int, ...] = (0, 1)) -> tuple[float, int]:
+def timed(
+    command: Sequence[str], cwd: Path, codes: tuple[int, ...] = (0, 1), env: Mapping[str, str] | None = None
+) -> tuple[float, int]:
     """Wall seconds and peak RSS in MiB of one run; fails loudly if the command exits otherwise."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _PEAK_RSS, *command], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _PEAK_RSS, *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=None if env is None else dict(env),
     )
     elapsed = time.perf_counter() - start
     if done.returncode not in codes:
@@ -48,16 +67,24 @@ def timed(command: Sequence[str], cwd: Path, codes: tuple[int, ...] = (0, 1)) ->
     return elapsed, int(done.stdout.strip().splitlines()[-1]) // 1024
 
 
-def median_of(command: Sequence[str], cwd: Path, runs: int, codes: tuple[int, ...] = (0, 1)) -> tuple[float, int]:
+def median_of(
+    command: Sequence[str],
+    cwd: Path,
+    runs: int,
+    codes: tuple[int, ...] = (0, 1),
+    env: Mapping[str, str] | None = None,
+) -> tuple[float, int]:
     """Median wall time and the highest peak RSS over ``runs`` runs."""
-    samples = [timed(command, cwd, codes) for _ in range(runs)]
+    samples = [timed(command, cwd, codes, env) for _ in range(runs)]
     return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
 
 
-def generated_root(tmp: Path, services: int, copies: bool = False) -> Path:
+def generated_root(tmp: Path, services: int, copies: bool = False, violating: bool = False) -> Path:
     """A copy of the repo's inputs with a ``bench`` stack of ``services`` consumers (the code linked,
-    or copied when the root becomes a git repository: ``git archive`` keeps links as links)."""
-    root = tmp / f"pipeline-{services}{'-copy' if copies else ''}"
+    or copied when the root becomes a git repository: ``git archive`` keeps links as links). With
+    ``violating``, every service's subscription breaks servicebus-subscription-max-delivery-count
+    (1 is valid for Azure and the settings, below the pack's minimum of 3)."""
+    root = tmp / f"pipeline-{services}{'-copy' if copies else ''}{'-violating' if violating else ''}"
     root.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, root / name)
@@ -80,6 +107,7 @@ def generated_root(tmp: Path, services: int, copies: bool = False) -> Path:
             "consumes": ["data.ingested"],
             "publishes": [f"evt.{i}"],
             "principalId": f"00000000-0000-4000-8000-{i:012d}",
+            **({"delivery": {"maxDeliveryCount": 1}} if violating else {}),
         }
         for i in range(services)
     ]
@@ -119,42 +147,185 @@ def hostile_root(tmp: Path, name: str, lines: str) -> Path:
     return root
 
 
+def sdk_floor_program(specs_file: Path) -> int:
+    """The SDK floor for a program: register ``specs_file``'s resources (type, name, literal inputs) under
+    Pulumi's mock runtime, importing the azure-native modules their types name, with no program logic and
+    no policies. What any program registering these resources pays at least; run as a fresh process."""
+    import pulumi
+    from pulumi.runtime.stack import wait_for_rpcs
+
+    specs: list[dict[str, Any]] = json.loads(specs_file.read_text())
+    for module in sorted(
+        {spec["type"].split(":")[1].split("/")[0] for spec in specs if spec["type"].startswith("azure-native:")}
+    ):
+        importlib.import_module(f"pulumi_azure_native.{module}")
+
+    class Plain(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            return {}, None
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(Plain(), project="bench", stack="bench", preview=True)
+    for spec in specs:
+        if spec["custom"]:
+            pulumi.CustomResource(spec["type"], spec["name"], spec["inputs"])
+        else:
+            pulumi.ComponentResource(spec["type"], spec["name"])
+    loop.run_until_complete(wait_for_rpcs())
+    loop.close()
+    return 0
+
+
+def resource_specs(root: Path, tmp: Path) -> tuple[Path, int]:
+    """The ``bench`` stack's registrations as a ``--sdk-floor`` input file, and how many there are."""
+    from preflight.mockrun import run_program
+    from preflight.runner import engine_config
+    from settings.stack_file import read_stack_config
+
+    config = read_stack_config(root / "stacks" / "Pulumi.bench.yaml", root / "Pulumi.yaml")
+    run = run_program(root, config.project, "bench", engine_config(config))
+    specs = [
+        {"type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs}
+        for r in run.resources
+        if r.type != "pulumi:pulumi:Stack"
+    ]
+    path = tmp / f"{root.name}.resources.json"
+    path.write_text(json.dumps(specs, default=str))
+    return path, len(specs)
+
+
+def outer_environment() -> dict[str, str]:
+    """This process's environment without the nox session around it, for commands a person types
+    (``python3 noxw.py ...``): they must find the system python3, not the session's."""
+    env = dict(os.environ)
+    venv = env.pop("VIRTUAL_ENV", None)
+    if venv:
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv))
+    for key in [k for k in env if k.startswith("NOX_")]:
+        env.pop(key)
+    return env
+
+
+def hook_root(tmp: Path) -> Path:
+    """A git clone-like copy of this repository whose dev stack carries an uncommitted, staged one-line
+    change, sharing this checkout's ``.venv`` and ``.nox`` (a warm clone, as a developer's is)."""
+    root = tmp / "hook"
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO / name, root / name)
+    committed(root)
+    for shared in (".venv", ".nox"):  # after the commit: .gitignore's "dir/" patterns miss symlinks
+        (root / shared).symlink_to(REPO / shared)
+    stack = root / "stacks" / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("costCenter: cc-1234", "costCenter: cc-1235", 1))
+    subprocess.run(["git", "-C", str(root), "add", "stacks/Pulumi.dev.yaml"], check=True)
+    return root
+
+
+class Table:
+    """A Markdown table printed row by row (a long run shows progress)."""
+
+    def __init__(self, title: str, ratio: str) -> None:
+        print(f"\n### {title}\n\n| measurement | median wall (s) | {ratio} | peak RSS (MiB) |\n|---|---:|---:|---:|")
+
+    def row(self, name: str, wall: float, against: float | None, rss: int) -> None:
+        ratio = f"{wall / against:.2f}x" if against else ""
+        print(f"| {name} | {wall:.2f} | {ratio} | {rss} |", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print a Markdown table of the figures."""
+    """Run the benchmark and print Markdown tables of the figures."""
     cli = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    cli.add_argument("--runs", type=int, default=5, help="runs per median (default 5)")
-    cli.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100, 500], help="consuming services")
+    cli.add_argument("--runs", type=int, default=5, help="runs per median (default 5; 3 with --quick)")
+    cli.add_argument("--sizes", type=int, nargs="+", help="consuming services (default 10 50 100 200 500)")
+    cli.add_argument("--quick", action="store_true", help="3 runs, 10 and 100 services, no hostile input")
+    cli.add_argument("--sdk-floor", type=Path, metavar="SPECS", help=argparse.SUPPRESS)
     args = cli.parse_args(argv)
+    if args.sdk_floor:
+        return sdk_floor_program(args.sdk_floor)
+    runs: int = 3 if args.quick and args.runs == 5 else args.runs
+    sizes: list[int] = args.sizes or ([10, 100] if args.quick else [10, 50, 100, 200, 500])
     preflight = [sys.executable, "-m", "preflight"]
 
-    floor, floor_rss = median_of(FLOOR, REPO, args.runs)
-    print("| measurement | median wall (s) | vs floor | peak RSS (MiB) |\n|---|---:|---:|---:|")
-    print(f"| floor: import pulumi, azure-native servicebus, pulumi_policy | {floor:.2f} | 1.0x | {floor_rss} |")
-    for stack in ("dev", "prod"):
-        wall, rss = median_of([*preflight, stack], REPO, args.runs)
-        print(f"| preflight {stack} | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
-    times: dict[int, float] = {}
-    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp:
-        for size in args.sizes:
-            root = generated_root(Path(tmp), size)
-            runs = args.runs if size <= 100 else max(1, args.runs // 2)
-            wall, rss = median_of([*preflight, "bench", "--root", str(root)], REPO, runs)
-            times[size] = wall
-            print(f"| preflight, {size} consuming services ({runs} runs) | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
-    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        # Without a cache: compiled from source every time (nothing read from, nothing written to, an
+        # empty prefix). With: whatever this virtualenv's __pycache__ holds, warmed by one run first.
+        uncached_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp / "no-pyc")}
+        warm_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        timed(FLOOR, REPO, env=warm_env)
+        floor_uncached, rss_uncached = median_of(FLOOR, REPO, runs, env=uncached_env)
+        floor, floor_rss = median_of(FLOOR, REPO, runs, env=warm_env)
+        table = Table("Start-up and the shipped stacks", "vs cached floor")
+        table.row("floor, no cached bytecode", floor_uncached, floor, rss_uncached)
+        table.row("floor, cached bytecode", floor, floor, floor_rss)
+        single: dict[str, float] = {}
+        for stacks in (["dev"], ["prod"], ["dev", "prod"]):
+            wall, rss = median_of([*preflight, *stacks], REPO, runs, env=warm_env)
+            single[" ".join(stacks)] = wall
+            table.row(f"preflight {' '.join(stacks)}", wall, floor, rss)
+        outer = outer_environment()
+        noxw = [shutil.which("python3", path=outer["PATH"]) or "python3", "noxw.py", "-s", "preflight"]
+        timed(noxw, REPO, env=outer)  # warm: the session's virtualenv exists and holds its bytecode
+        wall, rss = median_of(noxw, REPO, runs, env=outer)
+        table.row("README command warm: `python3 noxw.py -s preflight` (both stacks)", wall, floor, rss)
+        hook = hook_root(tmp)
+        hook_command = [sys.executable, "-m", "pre_commit", "run", "preflight"]
+        timed(hook_command, hook, env=outer)  # warm: the copy's own sources compile once
+        wall, rss = median_of(hook_command, hook, runs, env=outer)
+        table.row("pre-commit hook `preflight`, one-line change to stacks/Pulumi.dev.yaml", wall, floor, rss)
+
+        table = Table("`--base` (the base run in a child process)", "vs the same run without --base")
         for stack in ("dev", "prod"):
-            wall, rss = median_of([*preflight, stack, "--base", "HEAD"], REPO, args.runs)
-            print(f"| preflight {stack} --base HEAD | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
-        root = committed(generated_root(Path(tmp), 100, copies=True))
-        wall, rss = median_of([*preflight, "bench", "--root", str(root), "--base", "HEAD"], REPO, args.runs)
-        print(f"| preflight, 100 consuming services, --base HEAD | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
-        for name, lines in HOSTILE.items():
-            root = hostile_root(Path(tmp), name, lines)
-            wall, rss = median_of([*preflight, "dev", "--root", str(root)], REPO, args.runs, codes=(2,))
-            print(f"| hostile stack file, exit 2: {name} | {wall:.2f} | {wall / floor:.1f}x | {rss} |")
+            wall, rss = median_of([*preflight, stack, "--base", "HEAD"], REPO, runs, env=warm_env)
+            table.row(f"preflight {stack} --base HEAD", wall, single[stack], rss)
+        root = committed(generated_root(tmp, 100, copies=True))
+        plain, _ = median_of([*preflight, "bench", "--root", str(root)], REPO, runs, env=warm_env)
+        wall, rss = median_of([*preflight, "bench", "--root", str(root), "--base", "HEAD"], REPO, runs, env=warm_env)
+        table.row("preflight, 100 consuming services, --base HEAD", wall, plain, rss)
+
+        table = Table(
+            "Scale: N consuming services, markdown + SARIF + JSON reports", "vs SDK floor (violating: vs passing)"
+        )
+        times: dict[int, float] = {}
+        for size in sizes:
+            size_runs = runs if size <= 100 else max(1, runs // 2)
+            passing = generated_root(tmp, size)
+            specs, count = resource_specs(passing, tmp)
+            sdk, sdk_rss = median_of(
+                [*preflight[:-1], "preflight.bench", "--sdk-floor", str(specs)], REPO, size_runs, env=warm_env
+            )
+            table.row(f"SDK floor, {size} services ({count} resources, {size_runs} runs)", sdk, None, sdk_rss)
+            # The reports CI writes (.github/workflows/checks.yml): markdown, SARIF and JSON files.
+            reports = ["--format", "markdown", "--output", str(tmp / f"{size}.md")]
+            reports += ["--format", "sarif", "--output", str(tmp / f"{size}.sarif")]
+            reports += ["--format", "json", "--output", str(tmp / f"{size}.json")]
+            wall, rss = median_of(
+                [*preflight, "bench", "--root", str(passing), *reports], REPO, size_runs, env=warm_env
+            )
+            times[size] = wall
+            markdown_chars = len((tmp / f"{size}.md").read_text())
+            table.row(f"preflight, {size} services, passing (markdown {markdown_chars:,} chars)", wall, sdk, rss)
+            violating = generated_root(tmp, size, violating=True)
+            command = [*preflight, "bench", "--root", str(violating), *reports]
+            bad, bad_rss = median_of(command, REPO, size_runs, codes=(1,), env=warm_env)
+            table.row(f"preflight, {size} services, every service violating", bad, wall, bad_rss)
+
+        if not args.quick:
+            table = Table("Hostile stack files (exit 2)", "vs cached floor")
+            for name, lines in HOSTILE.items():
+                root = hostile_root(tmp, name, lines)
+                wall, rss = median_of([*preflight, "dev", "--root", str(root)], REPO, runs, codes=(2,), env=warm_env)
+                table.row(name, wall, floor, rss)
     if 50 in times and 500 in times:
         print(f"\nt(500)/t(50) = {times[500] / times[50]:.1f} (10.0 would be linear in services)")
-    print(f"\nmachine: {sys.platform}, Python {sys.version.split()[0]}, {_cpus()} CPUs")
+    print(f"\nmachine: {sys.platform}, Python {sys.version.split()[0]}, {_cpus()} CPUs; {runs} runs per median")
     return 0
 
 

@@ -119,6 +119,71 @@ def references(resource: PolicyResource, key: str, target: PolicyResource, targe
     return False
 
 
+class Referrers:
+    """``resources`` indexed once by what their ``key`` property points at, for stack policies that ask
+    "which of them reference this target?" for every target: a scan per target made those policies
+    quadratic in the stack's size (2,005 resources at 500 services).
+
+    ``of(target, target_name_keys)`` is exactly
+    ``[r for r in resources if references(r, key, target, target_name_keys)]``, in the same order.
+    """
+
+    def __init__(self, resources: Iterable[PolicyResource], key: str) -> None:
+        self._resources = list(resources)
+        self._by_urn: dict[str, list[int]] = {}
+        self._by_name: dict[str, list[int]] = {}
+        for index, resource in enumerate(self._resources):
+            for dep in resource.property_dependencies.get(key, []):
+                self._by_urn.setdefault(dep.urn, []).append(index)
+            ok, value = known_value(resource.props, key)
+            if ok and isinstance(value, str):
+                self._by_name.setdefault(value.lower(), []).append(index)
+
+    def of(self, target: PolicyResource, target_name_keys: Iterable[str]) -> list[PolicyResource]:
+        found = set(self._by_urn.get(target.urn, ()))
+        for name in _known_names(target, target_name_keys):
+            found.update(self._by_name.get(name, ()))
+        return [self._resources[index] for index in sorted(found)]
+
+
+class Targets:
+    """``targets`` indexed once by URN and by their names, for stack policies that ask "which of them
+    does this resource's ``key`` point at?" for every resource (see ``Referrers``).
+
+    ``of(resource, key)`` is exactly ``[t for t in targets if references(resource, key, t, name_keys)]``,
+    in the same order.
+    """
+
+    def __init__(self, targets: Iterable[PolicyResource], name_keys: Iterable[str]) -> None:
+        self._targets = list(targets)
+        self._by_urn: dict[str, list[int]] = {}
+        self._by_name: dict[str, list[int]] = {}
+        keys = tuple(name_keys)
+        for index, target in enumerate(self._targets):
+            self._by_urn.setdefault(target.urn, []).append(index)
+            for name in _known_names(target, keys):
+                self._by_name.setdefault(name, []).append(index)
+
+    def of(self, resource: PolicyResource, key: str) -> list[PolicyResource]:
+        found: set[int] = set()
+        for dep in resource.property_dependencies.get(key, []):
+            found.update(self._by_urn.get(dep.urn, ()))
+        ok, value = known_value(resource.props, key)
+        if ok and isinstance(value, str):
+            found.update(self._by_name.get(value.lower(), ()))
+        return [self._targets[index] for index in sorted(found)]
+
+
+def _known_names(target: PolicyResource, name_keys: Iterable[str]) -> set[str]:
+    """The target's known string names under ``name_keys``, lower-cased (how ``references`` compares)."""
+    names = set()
+    for name_key in name_keys:
+        ok, value = known_value(target.props, name_key)
+        if ok and isinstance(value, str):
+            names.add(value.lower())
+    return names
+
+
 def is_list(value: Any) -> bool:
     """A list property (the SDK hands lists to policies as a read-only ``Sequence`` proxy)."""
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)

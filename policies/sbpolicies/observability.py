@@ -13,6 +13,7 @@ from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValida
 
 from sbpolicies.common import (
     Meta,
+    Targets,
     depends_on,
     known_value,
     label,
@@ -133,13 +134,14 @@ def _alerts_on(alert: PolicyResource, metric: str, entities: list[PolicyResource
 
 def check_subscription_alerts(args: StackValidationArgs, report: ReportViolation) -> None:
     alerts = of_type(args.resources, "monitor", "MetricAlert")
-    topics = of_type(args.resources, "servicebus", "Topic")
+    # Indexed once: scanning every topic for every subscription was quadratic in the pipeline's size.
+    topics = Targets(of_type(args.resources, "servicebus", "Topic"), ("topicName", "name"))
     for namespace in namespaces(args.resources):
         own = [a for a in alerts if points_at_namespace(a, "scopes", namespace)]
         for subscription in of_type(args.resources, "servicebus", "Subscription"):
             if not references(subscription, "namespaceName", namespace, ("namespaceName", "name")):
                 continue
-            topic = [t for t in topics if references(subscription, "topicName", t, ("topicName", "name"))]
+            topic = topics.of(subscription, "topicName")
             missing = []
             for metric, what in _ALERT_METRICS.items():
                 covered = any(_alerts_on(alert, metric, [subscription, *topic]) for alert in own)

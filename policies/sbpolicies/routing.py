@@ -14,7 +14,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from sbpolicies.common import Meta, is_type, known_value, label, references, stack_policy, value_at
+from sbpolicies.common import Meta, Referrers, is_type, known_value, label, stack_policy, value_at
 
 FILTERS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/topic-filters"
 _MATCH_FIELDS = (
@@ -81,13 +81,12 @@ def _subscription_keys() -> tuple[str, ...]:
     return ("subscriptionName", "name")
 
 
-def _is_default_rule_for(rule: PolicyResource, subscription: PolicyResource) -> bool:
+def _replaces_default(rule: PolicyResource) -> bool:
+    """Whether a rule that references a subscription replaces its ``$Default`` rule."""
     if is_type(rule.resource_type, "servicebus", "DefaultRule"):
-        return references(rule, "subscriptionName", subscription, _subscription_keys())
-    if is_type(rule.resource_type, "servicebus", "Rule"):
-        ok, name = known_value(rule.props, "ruleName")
-        return ok and name == "$Default" and references(rule, "subscriptionName", subscription, _subscription_keys())
-    return False
+        return True
+    ok, name = known_value(rule.props, "ruleName")
+    return ok and name == "$Default"
 
 
 def check_filter_required(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -96,9 +95,12 @@ def check_filter_required(args: StackValidationArgs, report: ReportViolation) ->
         for r in args.resources
         if is_type(r.resource_type, "servicebus", "DefaultRule") or is_type(r.resource_type, "servicebus", "Rule")
     ]
+    # Indexed once: asking every rule about every subscription was quadratic in the pipeline's size.
+    rules_of = Referrers(rules, "subscriptionName")
     for subscription in (r for r in args.resources if is_type(r.resource_type, "servicebus", "Subscription")):
         who = label("Subscription", subscription.name, subscription.props, "subscriptionName")
-        replacements = [rule for rule in rules if _is_default_rule_for(rule, subscription)]
+        own = rules_of.of(subscription, _subscription_keys())
+        replacements = [rule for rule in own if _replaces_default(rule)]
         if not replacements:
             report(
                 f"{who} keeps the $Default TrueFilter and would receive every event on the topic; "
@@ -110,10 +112,8 @@ def check_filter_required(args: StackValidationArgs, report: ReportViolation) ->
             problem = filter_problem(rule.props)
             if problem:
                 report(f"{who}: the rule replacing $Default ({rule.name}) is not selective: {problem}.", rule.urn)
-        for rule in rules:
+        for rule in own:
             if rule in replacements or not is_type(rule.resource_type, "servicebus", "Rule"):
-                continue
-            if not references(rule, "subscriptionName", subscription, _subscription_keys()):
                 continue
             problem = filter_problem(rule.props)
             if problem:
@@ -135,9 +135,11 @@ TOPIC_HAS_SUBSCRIPTION = Meta(
 
 
 def check_topic_has_subscription(args: StackValidationArgs, report: ReportViolation) -> None:
-    subscriptions = [r for r in args.resources if is_type(r.resource_type, "servicebus", "Subscription")]
+    subscriptions = Referrers(
+        (r for r in args.resources if is_type(r.resource_type, "servicebus", "Subscription")), "topicName"
+    )
     for topic in (r for r in args.resources if is_type(r.resource_type, "servicebus", "Topic")):
-        if not any(references(s, "topicName", topic, ("topicName", "name")) for s in subscriptions):
+        if not subscriptions.of(topic, ("topicName", "name")):
             who = label("Topic", topic.name, topic.props, "topicName")
             report(f"{who} has no subscription; required: at least one.", topic.urn)
 

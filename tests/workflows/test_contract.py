@@ -775,28 +775,26 @@ def test_checks_judge_the_pull_requests_change_from_its_base() -> None:
     assert '--base "$BASE"' in preflight["run"]
 
 
-def listed_stacks(document: dict[str, Any]) -> list[str]:
-    """Run the workflow's own stack-listing script against this checkout."""
+def listed_stacks(document: dict[str, Any], scratch: Path) -> list[str]:
+    """Run the workflow's own stack-listing script against this checkout (its output file in ``scratch``,
+    not in the repository, so parallel test workers cannot collide)."""
     script = next(step["run"] for step in steps(document["jobs"]["stacks"]) if step.get("id") == "list")
-    out = REPO / ".pytest-stacks-output"
-    try:
-        subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=REPO,
-            env={"GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin"},
-            check=True,
-        )
-        line = out.read_text().strip()
-    finally:
-        out.unlink(missing_ok=True)
+    out = scratch / "github-output"
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=REPO,
+        env={"GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    line = out.read_text().strip()
     assert line.startswith("stacks=")
     return list(yaml.safe_load(line.removeprefix("stacks=")))
 
 
 @needs_jq
 @pytest.mark.parametrize("name", ["preview.yml", "drift.yml"])
-def test_the_matrix_is_derived_from_the_stack_files(name: str) -> None:
-    assert listed_stacks(workflow(name)) == list(SHIPPED_STACKS)
+def test_the_matrix_is_derived_from_the_stack_files(name: str, tmp_path: Path) -> None:
+    assert listed_stacks(workflow(name), tmp_path) == list(SHIPPED_STACKS)
 
 
 def test_every_stack_has_a_policy_config_the_workflows_will_pass() -> None:
