@@ -3,6 +3,7 @@
 import pulumi
 from pulumi_azure_native import resources
 
+from components.contract import program_contracts
 from components.messaging import ServiceBusPipeline, ServiceBusPipelineArgs
 from settings.loader import settings_from_engine
 
@@ -29,4 +30,15 @@ pulumi.export(
         "topic": pipeline.topic_name,
         "subscriptions": pipeline.subscriptions,
     },
+)
+# What each service needs from the bus (contracts/service-contract.schema.json), by service name.
+pulumi.export(
+    "services",
+    program_contracts(
+        settings,
+        pipeline.namespace_name,
+        pipeline.topic_name,
+        pipeline.subscriptions,
+        {name: identity.client_id for name, identity in pipeline.identities.items()},
+    ),
 )

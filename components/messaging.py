@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, servicebus
 
+from components.contract import fully_qualified_namespace
+from components.identity import ServiceIdentity, ServiceIdentityArgs
 from components.monitoring import autoscale, diagnostics, metric_alerts
 from components.networking import network_rule_set, private_endpoint
 from components.roles import ServiceBusRole, role_definition_id
@@ -38,7 +40,6 @@ from settings.model import (
 )
 from settings.naming import PipelineNames
 
-SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
 # Fixed namespace for deterministic role assignment GUIDs (same inputs, same assignment name).
 _ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1e4d0a-2b7c-4c8e-9f3a-5d6b7c8e9f01")
 
@@ -95,7 +96,7 @@ class _Grant:
 
     key: str
     role: ServiceBusRole
-    principal_id: str
+    principal_id: pulumi.Input[str]
     principal_type: PrincipalType
     scope: pulumi.Output[str]
     services: list[str] = field(default_factory=list)
@@ -147,6 +148,8 @@ class ServiceBusPipeline(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     topic_name: pulumi.Output[str]
     subscriptions: dict[str, pulumi.Output[str]]
+    identities: dict[str, ServiceIdentity]
+    """The identities made here, by service (``managedIdentity`` in its settings)."""
 
     def __init__(
         self,
@@ -167,20 +170,23 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         topic = self._topic(namespace, child)
         subscription_id = (
             authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).subscription_id
-            if any(service.principal_id for service in args.services)
+            if any(service.has_identity for service in args.services)
             else None
         )
 
         self.namespace_name = namespace.name
-        self.endpoint = namespace.name.apply(lambda ns: f"{ns}.{SERVICE_BUS_DNS_SUFFIX}")
+        self.endpoint = namespace.name.apply(fully_qualified_namespace)
         self.topic_name = topic.name
         self.subscriptions = {}
+        self.identities = {}
         grants: dict[str, _Grant] = {}
         for service in args.services:
             subscription = self._subscription(service, namespace, topic, child) if service.consumes else None
             if subscription is not None:
                 self.subscriptions[service.name] = subscription.name
-            if service.principal_id:
+            if service.managed_identity is not None:
+                self.identities[service.name] = self._identity(service, child)
+            if service.has_identity:
                 self._collect_grants(grants, service, topic, subscription)
 
         if subscription_id is not None:
@@ -193,6 +199,7 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "topicName": self.topic_name,
                 "subscriptions": self.subscriptions,
+                "clientIds": {name: identity.client_id for name, identity in self.identities.items()},
             }
         )
 
@@ -376,6 +383,21 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             )
         return subscription
 
+    def _identity(self, service: ServiceSettings, child: pulumi.ResourceOptions) -> ServiceIdentity:
+        settings = service.managed_identity
+        assert settings is not None  # the caller checked; mypy cannot see it
+        return ServiceIdentity(
+            f"{self._name}-{service.name}",
+            ServiceIdentityArgs(
+                identity_name=self._args.names.managed_identity(service.name),
+                resource_group_name=self._args.resource_group_name,
+                location=self._args.location,
+                tags=self._args.tags,
+                federated_credentials=settings.federated_credentials,
+            ),
+            opts=child,
+        )
+
     def _collect_grants(
         self,
         grants: dict[str, _Grant],
@@ -383,11 +405,14 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         topic: servicebus.Topic,
         subscription: servicebus.Subscription | None,
     ) -> None:
-        principal = str(service.principal_id)
+        made = self.identities.get(service.name)
+        # A made identity's object ID is known only once Azure creates it; its grants are keyed by service.
+        principal: pulumi.Input[str] = made.principal_id if made is not None else str(service.principal_id)
+        principal_key = f"id-{service.name}" if made is not None else str(service.principal_id)
         wanted: list[tuple[str, ServiceBusRole, pulumi.Output[str]]] = []
         if service.publishes:
             # One topic: the sender grant belongs to the principal, whichever services use it.
-            wanted.append((f"sender-{principal}", ServiceBusRole.DATA_SENDER, topic.id))
+            wanted.append((f"sender-{principal_key}", ServiceBusRole.DATA_SENDER, topic.id))
         if subscription is not None:
             wanted.append((f"{service.name}-receiver", ServiceBusRole.DATA_RECEIVER, subscription.id))
         for key, role, scope in wanted:
@@ -400,7 +425,9 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         role, principal = grant.role, grant.principal_id
         authorization.RoleAssignment(
             f"{self._name}-{grant.key}",
-            role_assignment_name=grant.scope.apply(lambda scope: role_assignment_name(scope, principal, role)),
+            role_assignment_name=pulumi.Output.all(grant.scope, principal).apply(
+                lambda values: role_assignment_name(str(values[0]), str(values[1]), role)
+            ),
             principal_id=principal,
             principal_type=authorization.PrincipalType(grant.principal_type.value),
             role_definition_id=role_definition_id(subscription_id, role),

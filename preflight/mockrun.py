@@ -24,6 +24,7 @@ import contextvars
 import runpy
 import sys
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,10 @@ _ARM_SHAPES: dict[str, tuple[str, str]] = {
     ),
     "azure-native:monitor:DiagnosticSetting": ("name", "providers/Microsoft.Insights/diagnosticSettings"),
     "azure-native:monitor:MetricAlert": ("ruleName", "providers/Microsoft.Insights/metricAlerts"),
+    "azure-native:managedidentity:UserAssignedIdentity": (
+        "resourceName",
+        "providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+    ),
 }
 
 
@@ -195,6 +200,11 @@ class AzureMocks(pulumi.runtime.Mocks):
         state = {**args.inputs, "name": azure_name, "id": resource_id}
         if args.typ == "azure-native:servicebus:Namespace":
             state["serviceBusEndpoint"] = f"https://{azure_name}.servicebus.windows.net:443/"
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            # Entra assigns these on create; stable per identity so runs compare equal.
+            state["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}#principal"))
+            state["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}#client"))
+            state["tenantId"] = MOCK_TENANT_ID
         identity = state.get("identity")
         if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
             # ARM takes user-assigned identities as a list of IDs and answers with a map of ID to

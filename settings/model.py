@@ -40,6 +40,7 @@ from settings.features import (
     PrivateNetworkingSettings,
     TopicSettings,
 )
+from settings.identity import ManagedIdentitySettings
 from settings.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name_problem
 
 # Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
@@ -234,6 +235,13 @@ class ServiceSettings(_Model):
         default=PrincipalType.SERVICE_PRINCIPAL,
         description="What principalId is: ServicePrincipal (managed identity), User or Group.",
     )
+    managed_identity: ManagedIdentitySettings | None = Field(
+        default=None,
+        description=(
+            "Create the service's user-assigned managed identity in this stack (with federated credentials for the "
+            "workload that runs it) and grant it the roles; instead of principalId."
+        ),
+    )
     delivery: DeliverySettings = Field(
         default_factory=DeliverySettings,
         description="Delivery settings of this service's subscription.",
@@ -246,6 +254,29 @@ class ServiceSettings(_Model):
         if repeated:
             raise ValueError(f"lists {', '.join(repeated)} more than once")
         return value
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> ServiceSettings:
+        if self.managed_identity is None:
+            return self
+        if self.principal_id is not None:
+            raise KeyedError(
+                "managedIdentity",
+                "and principalId exclude each other: give principalId for an identity made elsewhere, or "
+                "managedIdentity to have this stack create one",
+            )
+        if self.principal_type is not PrincipalType.SERVICE_PRINCIPAL:
+            raise KeyedError(
+                "principalType",
+                f"must be ServicePrincipal (or left out) with managedIdentity: a managed identity is a service "
+                f"principal (it is {self.principal_type})",
+            )
+        return self
+
+    @property
+    def has_identity(self) -> bool:
+        """Whether the service gets roles: it names a principal or has one made here."""
+        return self.principal_id is not None or self.managed_identity is not None
 
     @model_validator(mode="after")
     def _does_something(self) -> ServiceSettings:

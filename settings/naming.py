@@ -97,6 +97,14 @@ class PipelineNames:
         """``sbts-<service>``: the consuming service's own subscription."""
         return f"sbts-{service}"
 
+    def managed_identity(self, service: str) -> str:
+        """``id-<workload>-<service>-<env>-<region>-<instance>``: a service's user-assigned identity (CAF ``id``).
+
+        Azure: 3-128 characters, letters, digits, '-' and '_', starting with a letter or digit; a service name
+        (at most 40) keeps it well within.
+        """
+        return f"id-{self.workload}-{service}-{self.environment}-{region_code(self.location)}-{self.instance}"
+
     @property
     def management_lock(self) -> str:
         """``lock-<namespace>``: the CanNotDelete lock that guards a protected namespace."""

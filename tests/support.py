@@ -29,6 +29,9 @@ FIXTURE_STACKS_DIR = FIXTURE_LAYOUT.stacks_dir
 FIXTURE_STACKS = tuple(FIXTURE_LAYOUT.discover_stacks())
 # Not part of the overlay: it explains the fixtures to people.
 _FIXTURES_README = "README.md"
+# A stack whose services have identities made here (not part of the overlay either: its own layout).
+IDENTITY_FIXTURE = FIXTURES / "identity"
+IDENTITY_STACK_FILE = IDENTITY_FIXTURE / "stacks" / "Pulumi.dev.yaml"
 
 
 def stack_config(stack: str, stacks_dir: Path = FIXTURE_STACKS_DIR) -> StackConfig:
@@ -64,8 +67,9 @@ def overlay_fixtures(root: Path) -> None:
     shutil.rmtree(root / "stacks", ignore_errors=True)
     shutil.rmtree(root / "policies" / "config", ignore_errors=True)
     for source in FIXTURES.rglob("*"):
-        if source.is_file() and source.relative_to(FIXTURES) != Path(_FIXTURES_README):
-            target = root / source.relative_to(FIXTURES)
+        relative = source.relative_to(FIXTURES)
+        if source.is_file() and relative != Path(_FIXTURES_README) and IDENTITY_FIXTURE not in source.parents:
+            target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
 

@@ -23,7 +23,7 @@ from preflight.reports.common import (
     resource_name,
     verdict_word,
 )
-from preflight.routing import routing
+from preflight.routing import gaps, routing
 from preflight.runner import StackResult
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -98,6 +98,7 @@ def _stack(
         parts += ["<details><summary>Resources by type</summary>", "", "| type | count |", "|---|---:|"]
         parts += [f"| `{type_}` | {count} |" for type_, count in count_by_type(result.run).items()]
         parts += ["", "</details>", ""]
+    parts += _routing_gaps(result)
     if diagrams:
         parts += ["### Routing", "", "```mermaid", _mermaid(result), "```", ""]
     else:
@@ -170,6 +171,28 @@ def _changes(result: StackResult, context: ReportContext) -> list[str]:
     if details:
         lines += ["<details><summary>Changed properties</summary>", "", "```", *details, "```", "", "</details>", ""]
     return lines
+
+
+def _routing_gaps(result: StackResult) -> list[str]:
+    """Published event types no subscription receives (dropped by the broker) and consumers nobody feeds.
+
+    Never trimmed: each is a message lost or a service waiting for nothing.
+    """
+    found = gaps(routing(result.stack.settings, result.run))
+    lines: list[str] = []
+    if found.unreceived:
+        events = ", ".join(f"`{event}`" for event in found.unreceived)
+        lines.append(
+            f"- **Published, received by no subscription:** {events}. The broker drops messages sent with "
+            "them; add the event type to a consumer's `consumes` or stop publishing it."
+        )
+    if found.unfed:
+        consumers = ", ".join(f"`{consumer}`" for consumer in found.unfed)
+        lines.append(
+            f"- **Consumers no publisher feeds:** {consumers}. No service publishes what they consume and "
+            "it is not in `externalEventTypes`."
+        )
+    return ["### Routing gaps", "", *lines, ""] if lines else []
 
 
 def _cell(text: str) -> str:
