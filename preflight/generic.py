@@ -18,15 +18,15 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from preflight.engine.driver import PolicyReport
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
 from preflight.engine.policy_config import PolicyConfigError
-from preflight.harness import DIY_ORGANIZATION, judge
-from preflight.mockrun import EchoMocks, Phase, ProgramError, ProgramRun, run_program
+from preflight.harness import DIY_ORGANIZATION, judge_while_running
+from preflight.mockrun import EchoMocks, Phase, ProgramError, ProgramRun, RecordedResource, run_program
 from settings.errors import SettingsError
 from settings.stack_file import read_stack_config, read_yaml_mapping
 
@@ -88,19 +88,28 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     else:
         engine_config, secret_keys = {}, []  # a stack without a config file: the CLI accepts it
     phase = Phase(args.phase)
-    run = run_program(
-        program_dir,
-        str(project["name"]),
-        args.stack,
-        engine_config,
-        secret_keys,
-        phase=phase,
-        mocks_=EchoMocks(phase),
-        main=main,
-    )
-    identity = StackIdentity(DIY_ORGANIZATION, run.project, run.stack, phase is Phase.PREVIEW, engine_config)
-    with PolicyPackProcess(args.policy_pack.resolve(), identity) as pack:
-        return run, judge(pack, run, args.policy_pack_config)
+    name = str(project["name"])
+
+    def run(on_record: Callable[[RecordedResource], None]) -> ProgramRun:
+        return run_program(
+            program_dir,
+            name,
+            args.stack,
+            engine_config,
+            secret_keys,
+            phase=phase,
+            mocks_=EchoMocks(phase),
+            main=main,
+            on_record=on_record,
+        )
+
+    identity = StackIdentity(DIY_ORGANIZATION, name, args.stack, phase is Phase.PREVIEW, engine_config)
+    pack = PolicyPackProcess(args.policy_pack.resolve(), identity)
+    pack.spawn()  # it starts while the program runs
+    try:
+        return judge_while_running(pack, args.policy_pack_config, run)
+    finally:
+        pack.close()
 
 
 def render_text(run: ProgramRun, report: PolicyReport) -> str:

@@ -6,12 +6,14 @@ project, ``preflight.runner`` for this repository's stacks (with its settings on
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from preflight.engine.driver import PolicyReport, evaluate
+from preflight.engine.driver import Evaluation, PolicyReport, evaluate
 from preflight.engine.pack import PolicyPackProcess, StackIdentity
-from preflight.engine.policy_config import load_policy_config
+from preflight.engine.policy_config import PolicyConfig, load_policy_config
 from preflight.engine.resources import EngineResource, ProviderReference
 from preflight.mockrun import Phase, ProgramRun, RecordedResource
 
@@ -55,3 +57,42 @@ def judge(
         return evaluate(pack, engine_resources(run), {}, "policy config")
     label = shown(config_file)
     return evaluate(pack, engine_resources(run), load_policy_config(config_file, label), label)
+
+
+RunProgram = Callable[[Callable[[RecordedResource], None]], ProgramRun]
+"""Runs a program, handing each registration to the callback as it happens."""
+
+
+def judge_while_running(
+    pack: PolicyPackProcess, config_file: Path | None, run: RunProgram, shown: Callable[[Path], str] = str
+) -> tuple[ProgramRun, PolicyReport]:
+    """Run a program and judge it as the engine does: each resource analysed as it registers.
+
+    The pack starts, is configured and analyses in a worker thread while the program runs here, so
+    the pack's own work (another process, another core) overlaps the program's; ``AnalyzeStack`` runs
+    once the program has finished.
+    """
+    label = shown(config_file) if config_file is not None else "policy config"
+    config: dict[str, PolicyConfig] = load_policy_config(config_file, label) if config_file is not None else {}
+    evaluation = Evaluation(pack, config, label)
+    registrations: queue.SimpleQueue[RecordedResource | None] = queue.SimpleQueue()
+    failures: list[BaseException] = []
+
+    def analyse() -> None:
+        try:
+            evaluation.start()
+            while (recorded := registrations.get()) is not None:
+                evaluation.analyze(engine_resource(recorded))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread below
+            failures.append(error)
+
+    worker = threading.Thread(target=analyse, name="preflight-analyze", daemon=True)
+    worker.start()
+    try:
+        program_run = run(registrations.put)
+    finally:
+        registrations.put(None)
+        worker.join()
+    if failures:
+        raise failures[0]
+    return program_run, evaluation.finish(list(engine_resources(program_run)))

@@ -1,7 +1,8 @@
 """Point a policy diagnostic at the stack file line that sets the offending value.
 
-Each policy maps to the config key that controls what it checks; the resource the diagnostic names
-tells which service entry, when the key belongs to one. The line comes from the YAML node marks.
+Each policy names the setting that controls what it checks in its ``setting:`` tag (the pack says it,
+``GetAnalyzerInfo`` carries it: no list here to fall out of step); the resource the diagnostic names
+tells which service entry, when the setting belongs to one. The line comes from the YAML node marks.
 When the exact key is not in the file (a default applies), the nearest enclosing key is used, and
 failing that the file's first line.
 """
@@ -9,7 +10,7 @@ failing that the file's first line.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,49 +46,32 @@ def _service_index(settings: StackSettings, resource: RecordedResource | None) -
     return None
 
 
-def _in_service(*tail: str) -> Callable[[StackSettings, RecordedResource | None], KeyPath | None]:
-    def path(settings: StackSettings, resource: RecordedResource | None) -> KeyPath | None:
-        index = _service_index(settings, resource)
-        return None if index is None else ["services", index, *tail]
-
-    return path
-
-
-def _fixed(*keys: str) -> Callable[[StackSettings, RecordedResource | None], KeyPath | None]:
-    return lambda settings, resource: list(keys)
-
-
-_POLICY_KEYS: dict[str, Callable[[StackSettings, RecordedResource | None], KeyPath | None]] = {
-    "servicebus-namespace-name": _fixed("workload"),
-    "servicebus-entity-names": _in_service("name"),
-    "servicebus-tier-premium": _fixed("namespace", "tier"),
-    "servicebus-premium-cost": _fixed("namespace", "tier"),
-    "servicebus-premium-capacity": _fixed("namespace", "capacity"),
-    "servicebus-no-basic-with-topics": _fixed("namespace", "tier"),
-    "servicebus-minimum-tls": _fixed("namespace", "minimumTlsVersion"),
-    "servicebus-local-auth-disabled": _fixed("namespace", "localAuthEnabled"),
-    "servicebus-public-network-access": _fixed("namespace", "publicNetworkAccess"),
-    "servicebus-customer-managed-key": _fixed("namespace"),
-    "servicebus-rbac-least-privilege": _in_service("principalId"),
-    "servicebus-subscription-dead-lettering": _in_service("delivery", "deadLetteringOnMessageExpiration"),
-    "servicebus-subscription-max-delivery-count": _in_service("delivery", "maxDeliveryCount"),
-    "servicebus-subscription-lock-duration": _in_service("delivery", "lockDuration"),
-    "servicebus-subscription-filter-required": _in_service("consumes"),
-    "servicebus-topic-has-subscription": _fixed("services"),
-    "required-tags": _fixed("tags"),
-    "environment-tag-matches-stack": _fixed("environment"),
-    "servicebus-namespace-protected": _fixed("namespace", "protected"),
-    "servicebus-namespace-delete-lock": _fixed("namespace", "protected"),
-}
+def setting_path(setting: str, settings: StackSettings, resource: RecordedResource | None) -> KeyPath | None:
+    """A policy's ``setting:`` tag (``namespace.tier``, ``services[].delivery.lockDuration``) as a key path,
+    ``services[]`` resolved to the service the resource belongs to (the services list when none does)."""
+    if not setting:
+        return None
+    head, _, tail = setting.partition("[]")
+    path: KeyPath = [part for part in head.split(".") if part]
+    if not _:
+        return path
+    index = _service_index(settings, resource)
+    if index is None:
+        return path
+    return [*path, index, *(part for part in tail.split(".") if part)]
 
 
 def locate(
-    diagnostic: Diagnostic, run: ProgramRun, settings: StackSettings, stack_file: Path, shown_as: str
+    diagnostic: Diagnostic,
+    run: ProgramRun,
+    settings: StackSettings,
+    stack_file: Path,
+    shown_as: str,
+    setting: str,
 ) -> Location:
-    """The stack file line behind a diagnostic."""
+    """The stack file line behind a diagnostic; ``setting`` is its policy's ``setting:`` tag in the pack."""
     resource = next((r for r in run.resources if r.urn == diagnostic.urn), None)
-    choose = _POLICY_KEYS.get(diagnostic.policy_name)
-    path = choose(settings, resource) if choose else None
+    path = setting_path(setting, settings, resource)
     if path is None:
         return Location(shown_as, 1, None)
     line, found = _line_of(stack_file, run.project, path)

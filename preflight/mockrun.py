@@ -25,7 +25,7 @@ import runpy
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -264,9 +264,17 @@ class RecordingMonitor(mocks.MockMonitor):
     which rehydrates resource references and hangs when a resource is another's input.
     """
 
-    def __init__(self, mocks_: pulumi.runtime.Mocks, config: Mapping[str, str], project: str, stack: str) -> None:
+    def __init__(
+        self,
+        mocks_: pulumi.runtime.Mocks,
+        config: Mapping[str, str],
+        project: str,
+        stack: str,
+        on_record: Callable[[RecordedResource], None] | None = None,
+    ) -> None:
         super().__init__(mocks_)
         self.recorded: list[RecordedResource] = []
+        self._on_record = on_record
         self._config = dict(config)
         self._project, self._stack = project, stack
         self._default_providers: set[str] = set()
@@ -373,6 +381,8 @@ class RecordingMonitor(mocks.MockMonitor):
         )
         with self._lock:
             self.recorded.append(record)
+            if self._on_record is not None:
+                self._on_record(record)  # under the lock: in registration order
 
     def _record(self, request: Any, urn: str, id_: str | None, state: dict[str, Any]) -> None:
         inputs = decode(json_format.MessageToDict(request.object))
@@ -418,6 +428,8 @@ class RecordingMonitor(mocks.MockMonitor):
         )
         with self._lock:
             self.recorded.append(record)
+            if self._on_record is not None:
+                self._on_record(record)  # under the lock: in registration order
 
 
 # The default provider's ID is only known once the engine has registered it; nothing offline reads it.
@@ -464,13 +476,15 @@ def run_program(
     phase: Phase = Phase.UPDATE,
     mocks_: pulumi.runtime.Mocks | None = None,
     main: str = "__main__.py",
+    on_record: Callable[[RecordedResource], None] | None = None,
 ) -> ProgramRun:
     """Run ``program_dir/<main>`` under mocks with the given engine-style config.
 
     ``subscription_id`` is the Azure subscription the Azure mocks answer with (ARM IDs,
     ``getClientConfig``): compared with a real stack's state, it must be that state's. ``phase`` is
     the engine operation to stand for; ``preview`` is kept for callers that only set the SDK's dry-run
-    flag. ``mocks_`` replaces the Azure mocks (``EchoMocks`` for any provider).
+    flag. ``mocks_`` replaces the Azure mocks (``EchoMocks`` for any provider). ``on_record`` sees each
+    registration as it happens (root stack and default providers included), in order.
     """
     del preview  # the phase decides the dry-run flag
     return contextvars.Context().run(
@@ -483,6 +497,7 @@ def run_program(
         phase,
         mocks_ or AzureMocks(subscription_id, phase),
         main,
+        on_record,
     )
 
 
@@ -495,10 +510,11 @@ def _run_isolated(
     phase: Phase,
     mocks_: pulumi.runtime.Mocks,
     main: str,
+    on_record: Callable[[RecordedResource], None] | None,
 ) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(mocks_, config, project, stack)
+    monitor = RecordingMonitor(mocks_, config, project, stack, on_record)
     try:
         ROOT.set(None)
         # The SDK runs in dry-run mode in both phases: an output the mocks do not answer then stays

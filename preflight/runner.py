@@ -6,7 +6,7 @@ before any report is written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -15,8 +15,8 @@ from preflight.change_rules import ChangeDiagnostic, evaluate, load_levels
 from preflight.changes import ResourceState, StackChanges, diff
 from preflight.engine.driver import PolicyReport
 from preflight.engine.pack import PolicyPackProcess, StackIdentity
-from preflight.harness import DIY_ORGANIZATION, judge
-from preflight.mockrun import MOCK_SUBSCRIPTION_ID, Phase, ProgramRun, run_program
+from preflight.harness import DIY_ORGANIZATION, judge_while_running
+from preflight.mockrun import MOCK_SUBSCRIPTION_ID, Phase, ProgramRun, RecordedResource, run_program
 from settings.errors import SettingsError
 from settings.model import StackSettings
 from settings.stack_file import StackConfig, load_stack_file
@@ -168,16 +168,20 @@ def preflight_stack(
     judges exactly what ``pulumi preview`` shows for a first deployment (unknown outputs and all).
     """
     config = stack.config
-    run = run_program(
-        layout.root,
-        config.project,
-        stack.name,
-        engine_config(config),
-        sorted(config.secret_keys),
-        subscription_id=bases.subscription_for(stack.name) if bases else MOCK_SUBSCRIPTION_ID,
-        phase=phase,
-    )
-    policies = judge(pack, run, stack.policy_config, layout.relative)
+
+    def run_stack(on_record: Callable[[RecordedResource], None]) -> ProgramRun:
+        return run_program(
+            layout.root,
+            config.project,
+            stack.name,
+            engine_config(config),
+            sorted(config.secret_keys),
+            subscription_id=bases.subscription_for(stack.name) if bases else MOCK_SUBSCRIPTION_ID,
+            phase=phase,
+            on_record=on_record,
+        )
+
+    run, policies = judge_while_running(pack, stack.policy_config, run_stack, layout.relative)
     # Asked for only now, so that a base computed elsewhere (a child process) overlaps this run.
     base = bases.stack(stack.name) if bases else None
     if base is None:

@@ -247,6 +247,9 @@ class Meta:
     """What every rule declares: name, one-sentence description, severity, how to fix, why."""
 
     name: str
+    setting: str
+    """The stack setting that decides what the rule checks (``namespace.tier``,
+    ``services[].delivery.lockDuration``): a report points at its line in the stack file."""
     description: str
     severity: Severity
     remediation: str
@@ -258,7 +261,11 @@ class Meta:
     ``PSRule:Azure.ServiceBus.MinTLS``, ``APRL:d810e3a8``); policies/README.md's parity table lists each."""
 
     def tags(self) -> list[str]:
-        return [f"source:{self.source}", *(f"anchor:{anchor}" for anchor in self.anchors)]
+        return [
+            f"source:{self.source}",
+            f"setting:{self.setting}",
+            *(f"anchor:{anchor}" for anchor in self.anchors),
+        ]
 
 
 def schema(properties: dict[str, dict[str, Any]], required: list[str] | None = None) -> PolicyConfigSchema:

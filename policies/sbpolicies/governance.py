@@ -41,6 +41,7 @@ def _tagged_kind(resource_type: str) -> str | None:
 
 REQUIRED_TAGS = Meta(
     name="required-tags",
+    setting="tags",
     description="Namespaces and resource groups carry the required governance tags.",
     severity=Severity.LOW,
     remediation=("Set owner and costCenter under the stack file's tags; the program adds environment and workload."),
@@ -65,6 +66,7 @@ def check_required_tags(args: ResourceValidationArgs, report: ReportViolation) -
 
 ENVIRONMENT_TAG = Meta(
     name="environment-tag-matches-stack",
+    setting="environment",
     description="Every resource's environment tag matches the environment this policy configuration judges.",
     severity=Severity.HIGH,
     remediation=(
@@ -92,6 +94,7 @@ def check_environment_tag(args: ResourceValidationArgs, report: ReportViolation)
 
 NAMESPACE_PROTECTED = Meta(
     name="servicebus-namespace-protected",
+    setting="namespace.protected",
     description="Namespaces are protected against deletion by Pulumi.",
     severity=Severity.HIGH,
     remediation="Set namespace.protected: true in the stack file (the component then sets protect).",
@@ -110,6 +113,7 @@ def check_namespace_protected(args: ResourceValidationArgs, report: ReportViolat
 
 DELETE_LOCK = Meta(
     name="servicebus-namespace-delete-lock",
+    setting="namespace.deleteLock",
     description="A CanNotDelete management lock covers each namespace.",
     severity=Severity.HIGH,
     remediation="Set namespace.deleteLock: true; the component adds a CanNotDelete ManagementLockByScope.",

@@ -35,6 +35,7 @@ def namespace_rule_problem(name: str) -> str | None:
 
 NAMESPACE_NAME = Meta(
     name="servicebus-namespace-name",
+    setting="workload",
     description="Service Bus namespace names follow the naming pattern and Azure's naming rules.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -65,6 +66,7 @@ def check_namespace_name(args: ResourceValidationArgs, report: ReportViolation) 
 
 ENTITY_NAMES = Meta(
     name="servicebus-entity-names",
+    setting="services[].name",
     description="Topic, subscription, rule and SAS rule names use the configured prefixes and Azure's limits.",
     severity=Severity.LOW,
     remediation=(

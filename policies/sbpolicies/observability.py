@@ -31,6 +31,7 @@ _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId
 
 RESOURCE_LOGS = Meta(
     name="servicebus-resource-logs",
+    setting="namespace.diagnostics",
     description="Each namespace sends its resource logs to a destination through a diagnostic setting.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -73,6 +74,7 @@ def check_resource_logs(args: StackValidationArgs, report: ReportViolation) -> N
 
 SUBSCRIPTION_ALERTS = Meta(
     name="servicebus-subscription-alerts",
+    setting="namespace.alerts",
     description="Every subscription is covered by a dead-letter alert and a backlog alert.",
     severity=Severity.MEDIUM,
     remediation=(

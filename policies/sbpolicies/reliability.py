@@ -45,6 +45,7 @@ def _subscription(args: ResourceValidationArgs) -> str | None:
 
 DEAD_LETTERING = Meta(
     name="servicebus-subscription-dead-lettering",
+    setting="services[].delivery.deadLetteringOnMessageExpiration",
     description="Subscriptions dead-letter expired messages instead of dropping them.",
     severity=Severity.MEDIUM,
     remediation="Keep delivery.deadLetteringOnMessageExpiration: true (the default) for the service.",
@@ -65,6 +66,7 @@ def check_dead_lettering(args: ResourceValidationArgs, report: ReportViolation) 
 
 MAX_DELIVERY_COUNT = Meta(
     name="servicebus-subscription-max-delivery-count",
+    setting="services[].delivery.maxDeliveryCount",
     description="Subscriptions retry a message a bounded, sensible number of times before dead-lettering it.",
     severity=Severity.MEDIUM,
     remediation="Set delivery.maxDeliveryCount within the configured range (default 3-100).",
@@ -87,6 +89,7 @@ def check_max_delivery_count(args: ResourceValidationArgs, report: ReportViolati
 
 LOCK_DURATION = Meta(
     name="servicebus-subscription-lock-duration",
+    setting="services[].delivery.lockDuration",
     description="Subscription lock durations are valid ISO 8601 durations no longer than PT5M.",
     severity=Severity.MEDIUM,
     remediation="Set delivery.lockDuration to an ISO 8601 duration such as PT1M, at most PT5M.",
@@ -112,6 +115,7 @@ def check_lock_duration(args: ResourceValidationArgs, report: ReportViolation) -
 
 FILTER_DEAD_LETTERING = Meta(
     name="servicebus-subscription-filter-dead-lettering",
+    setting="services[].delivery.deadLetteringOnFilterEvaluationExceptions",
     description="Subscriptions dead-letter messages whose filter evaluation fails instead of losing them.",
     severity=Severity.MEDIUM,
     remediation="Set deadLetteringOnFilterEvaluationExceptions: true on the subscription (the component does).",
@@ -132,6 +136,7 @@ def check_filter_dead_lettering(args: ResourceValidationArgs, report: ReportViol
 
 AUTO_DELETE = Meta(
     name="servicebus-auto-delete-on-idle",
+    setting="services[].delivery.autoDeleteOnIdle",
     description="Topics and subscriptions are not deleted by Azure after a short idle period.",
     severity=Severity.HIGH,
     remediation="Leave autoDeleteOnIdle unset (never) or set it to at least the configured minimum (default P30D).",
@@ -168,6 +173,7 @@ def check_auto_delete(args: ResourceValidationArgs, report: ReportViolation) -> 
 
 DUPLICATE_DETECTION = Meta(
     name="servicebus-topic-duplicate-detection",
+    setting="topic.requiresDuplicateDetection",
     description="Pipeline topics detect and drop duplicate messages sent within a time window.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -194,6 +200,7 @@ def check_duplicate_detection(args: ResourceValidationArgs, report: ReportViolat
 
 ENTITY_ACTIVE = Meta(
     name="servicebus-entity-status-active",
+    setting="services",
     description="Topics, queues and subscriptions are deployed Active, not disabled or send/receive-disabled.",
     severity=Severity.HIGH,
     remediation="Remove status (Azure's default is Active) or set it to Active on the entity.",
@@ -213,6 +220,7 @@ def check_entity_active(args: ResourceValidationArgs, report: ReportViolation) -
 
 AUTOSCALE = Meta(
     name="servicebus-premium-autoscale",
+    setting="namespace.autoscale",
     description="Premium namespaces scale their messaging units automatically with load.",
     severity=Severity.LOW,
     remediation=(
@@ -248,6 +256,7 @@ def check_autoscale(args: StackValidationArgs, report: ReportViolation) -> None:
 
 GEO_RESILIENCE = Meta(
     name="servicebus-geo-replication",
+    setting="namespace.geoReplication",
     description="Production namespaces are geo-replicated or paired for geo-disaster recovery.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -289,6 +298,7 @@ def check_geo_resilience(args: StackValidationArgs, report: ReportViolation) -> 
 
 PAYLOAD_PARITY = Meta(
     name="servicebus-payload-size-parity",
+    setting="topic.maxMessageSizeInKilobytes",
     description="Topics keep messages within 256 KB so the same payloads work on Standard dev and Premium prod.",
     severity=Severity.LOW,
     remediation=(

@@ -34,6 +34,7 @@ _ALWAYS_TRUE_SQL = re.compile(r"^(?:true|(-?\d+(?:\.\d+)?|'[^']*')=\1)$")
 
 FILTER_REQUIRED = Meta(
     name="servicebus-subscription-filter-required",
+    setting="services[].consumes",
     description="Every subscription replaces its catch-all $Default rule and has no rule that matches every message.",
     severity=Severity.HIGH,
     remediation=(
@@ -126,6 +127,7 @@ def check_filter_required(args: StackValidationArgs, report: ReportViolation) ->
 
 TOPIC_HAS_SUBSCRIPTION = Meta(
     name="servicebus-topic-has-subscription",
+    setting="services",
     description="Every topic has at least one subscription, so published events are not discarded.",
     severity=Severity.MEDIUM,
     remediation="Add a consuming service (a service with `consumes:`) or remove the topic.",

@@ -47,6 +47,7 @@ ENTRA_AUTH_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/authen
 
 MINIMUM_TLS = Meta(
     name="servicebus-minimum-tls",
+    setting="namespace.minimumTlsVersion",
     description="Namespaces require TLS 1.2 or newer from clients.",
     severity=Severity.HIGH,
     remediation="Set namespace.minimumTlsVersion: '1.2' (or '1.3') in the stack file.",
@@ -71,6 +72,7 @@ def check_minimum_tls(args: ResourceValidationArgs, report: ReportViolation) -> 
 
 LOCAL_AUTH_DISABLED = Meta(
     name="servicebus-local-auth-disabled",
+    setting="namespace.localAuthEnabled",
     description="Namespaces disable local (SAS key) authentication so only Entra ID can authorize.",
     severity=Severity.HIGH,
     remediation="Set namespace.localAuthEnabled: false and give each service a principalId (RBAC).",
@@ -97,6 +99,7 @@ def check_local_auth_disabled(args: ResourceValidationArgs, report: ReportViolat
 
 NO_NAMESPACE_SAS_RULES = Meta(
     name="servicebus-no-namespace-sas-rules",
+    setting="namespace.localAuthEnabled",
     description="No namespace-level SAS rules exist besides the built-in RootManageSharedAccessKey.",
     severity=Severity.HIGH,
     remediation="Remove the NamespaceAuthorizationRule; grant Data Sender/Receiver roles or a topic-scoped rule.",
@@ -120,6 +123,7 @@ def check_no_namespace_sas_rules(args: ResourceValidationArgs, report: ReportVio
 
 PUBLIC_NETWORK = Meta(
     name="servicebus-public-network-access",
+    setting="namespace.publicNetworkAccess",
     description="Namespaces are not reachable from every public network.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -190,6 +194,7 @@ def check_public_network(args: StackValidationArgs, report: ReportViolation) -> 
 
 CUSTOMER_MANAGED_KEY = Meta(
     name="servicebus-customer-managed-key",
+    setting="namespace.customerManagedKey",
     description="Premium namespaces encrypt data at rest with a customer-managed key they can reach.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -247,6 +252,7 @@ def check_customer_managed_key(args: ResourceValidationArgs, report: ReportViola
 
 DOUBLE_ENCRYPTION = Meta(
     name="servicebus-double-encryption",
+    setting="namespace.customerManagedKey",
     description="Namespaces with a customer-managed key also require infrastructure (double) encryption.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -275,6 +281,7 @@ def check_double_encryption(args: ResourceValidationArgs, report: ReportViolatio
 
 MANAGED_IDENTITY = Meta(
     name="servicebus-managed-identity",
+    setting="namespace.systemAssignedIdentity",
     description="Namespaces have a managed identity to reach Key Vault and other Azure services without secrets.",
     severity=Severity.MEDIUM,
     remediation="Set identity.type SystemAssigned or UserAssigned (with userAssignedIdentities) on the namespace.",
@@ -299,6 +306,7 @@ def check_managed_identity(args: ResourceValidationArgs, report: ReportViolation
 
 PRIVATE_LINK = Meta(
     name="servicebus-private-endpoint",
+    setting="namespace.privateNetworking",
     description="Premium namespaces are reached through a private endpoint for the namespace group.",
     severity=Severity.HIGH,
     remediation=(
@@ -348,6 +356,7 @@ def check_private_link(args: StackValidationArgs, report: ReportViolation) -> No
 
 SAS_NO_MANAGE = Meta(
     name="servicebus-sas-no-manage",
+    setting="namespace.localAuthEnabled",
     description="Topic and queue SAS rules never grant Manage, which can change or delete the entity.",
     severity=Severity.HIGH,
     remediation="Grant only Send or Listen on the TopicAuthorizationRule/QueueAuthorizationRule, or use RBAC.",
@@ -377,6 +386,7 @@ def check_sas_no_manage(args: ResourceValidationArgs, report: ReportViolation) -
 
 RBAC_LEAST_PRIVILEGE = Meta(
     name="servicebus-rbac-least-privilege",
+    setting="services[].principalId",
     description="Data roles go only on the topic (Sender) or the service's own subscription (Receiver).",
     severity=Severity.CRITICAL,
     remediation=(

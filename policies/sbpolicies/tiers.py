@@ -39,6 +39,7 @@ def _tier(args: ResourceValidationArgs) -> str | None:
 
 PREMIUM_REQUIRED = Meta(
     name="servicebus-tier-premium",
+    setting="namespace.tier",
     description="Namespaces in production run on the Premium tier.",
     severity=Severity.MEDIUM,
     remediation="Set namespace.tier: Premium (and capacity) in the stack file.",
@@ -58,6 +59,7 @@ def check_premium_required(args: ResourceValidationArgs, report: ReportViolation
 
 PREMIUM_COST = Meta(
     name="servicebus-premium-cost",
+    setting="namespace.tier",
     description="Premium outside production is flagged for its cost.",
     severity=Severity.LOW,
     remediation="Use namespace.tier: Standard outside production unless a Premium feature is needed.",
@@ -81,6 +83,7 @@ def check_premium_cost(args: ResourceValidationArgs, report: ReportViolation) ->
 
 PREMIUM_CAPACITY = Meta(
     name="servicebus-premium-capacity",
+    setting="namespace.capacity",
     description="Premium namespaces request 1, 2, 4, 8 or 16 messaging units per partition.",
     severity=Severity.MEDIUM,
     remediation="Set namespace.capacity to 1, 2, 4, 8 or 16 times namespace.premiumMessagingPartitions.",
@@ -112,6 +115,7 @@ def check_premium_capacity(args: ResourceValidationArgs, report: ReportViolation
 
 NO_BASIC_WITH_TOPICS = Meta(
     name="servicebus-no-basic-with-topics",
+    setting="namespace.tier",
     description="A namespace that has topics is not on the Basic tier.",
     severity=Severity.HIGH,
     remediation="Set namespace.tier to Standard or Premium; Basic has queues only.",

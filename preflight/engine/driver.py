@@ -88,6 +88,65 @@ class PolicyReport:
         return [d for d in self.diagnostics if not d.blocking]
 
 
+class Evaluation:
+    """One deployment's evaluation, fed resource by resource as they register (``analyze``), then
+    finished with ``AnalyzeStack`` over the final states (``finish``).
+
+    ``start`` configures the pack; ``analyze`` runs ``Remediate`` and ``Analyze`` for one resource;
+    ``finish`` runs ``AnalyzeStack`` and returns the report. The engine analyses each resource when
+    it registers, not after the program ends; so can a caller, from another thread.
+    """
+
+    def __init__(self, pack: PolicyPackProcess, config: Mapping[str, PolicyConfig], source: str) -> None:
+        self.pack = pack
+        self._config = config
+        self._source = source
+        self._reconciled: dict[str, PolicyConfig] = {}
+        self._severities: dict[str, str] = {}
+        self._remediating = False
+        self._providers: dict[str, EngineResource] = {}
+        self._analysed: dict[str, EngineResource] = {}
+        self._diagnostics: list[Diagnostic] = []
+        self._remediations: list[Remediation] = []
+
+    def start(self) -> None:
+        """``ConfigureStack``, ``GetAnalyzerInfo``, reconcile the config (may raise) and ``Configure``."""
+        self.pack.connect()
+        configure_stack(self.pack)
+        info = self.pack.info()
+        self._reconciled = reconcile_config(info, self._config, self._source)
+        configure(self.pack, self._reconciled)
+        self._remediating = any(c.enforcement_level is EnforcementLevel.REMEDIATE for c in self._reconciled.values())
+        self._severities = {policy.name: policy.severity for policy in info.policies}
+
+    def analyze(self, resource: EngineResource) -> None:
+        """``Remediate`` (when a policy remediates) then ``Analyze`` one resource."""
+        if resource.is_provider:
+            self._providers[resource.urn] = resource
+        if self._remediating:
+            resource = _remediate(self.pack, resource, self._providers, self._diagnostics, self._remediations)
+        self._diagnostics.extend(analyze(self.pack, resource, self._providers, self._severities))
+        self._analysed[resource.urn] = resource
+
+    def finish(self, final: Sequence[EngineResource]) -> PolicyReport:
+        """``AnalyzeStack`` over the final states (the stack's exports known by now), with the inputs
+        each resource was analysed with (remediations applied)."""
+        resources = [self._as_analysed(resource) for resource in final]
+        diagnostics = [*self._diagnostics, *analyze_stack(self.pack, resources, self._providers, self._severities)]
+        # The pack answers in no guaranteed order; reports must not change from run to run.
+        ordered = sorted(diagnostics, key=lambda d: (d.policy_name, d.urn, d.stage, d.message))
+        return PolicyReport(
+            self.pack.info(), self._reconciled, tuple(ordered), tuple(self._remediations), tuple(resources)
+        )
+
+    def _as_analysed(self, resource: EngineResource) -> EngineResource:
+        analysed = self._analysed.get(resource.urn)
+        if analysed is None or analysed.inputs is resource.inputs:
+            return resource
+        changed = {key: value for key, value in analysed.inputs.items() if resource.outputs.get(key) != value}
+        return replace(resource, inputs=analysed.inputs, outputs={**resource.outputs, **changed})
+
+
 def evaluate(
     pack: PolicyPackProcess,
     resources: Iterable[EngineResource],
@@ -95,28 +154,12 @@ def evaluate(
     source: str = "policy config",
 ) -> PolicyReport:
     """The whole engine sequence over a deployment's resources (in registration order)."""
-    pack.connect()
-    configure_stack(pack)
-    info = pack.info()
-    reconciled = reconcile_config(info, config, source)
-    configure(pack, reconciled)
-    remediating = any(c.enforcement_level is EnforcementLevel.REMEDIATE for c in reconciled.values())
-    severities = {policy.name: policy.severity for policy in info.policies}
-    analysed: list[EngineResource] = []
-    providers: dict[str, EngineResource] = {}
-    diagnostics: list[Diagnostic] = []
-    remediations: list[Remediation] = []
-    for resource in resources:
-        if resource.is_provider:
-            providers[resource.urn] = resource
-        if remediating:
-            resource = _remediate(pack, resource, providers, diagnostics, remediations)
-        diagnostics.extend(analyze(pack, resource, providers, severities))
-        analysed.append(resource)
-    diagnostics.extend(analyze_stack(pack, analysed, providers, severities))
-    # The pack answers in no guaranteed order; reports must not change from run to run.
-    ordered = sorted(diagnostics, key=lambda d: (d.policy_name, d.urn, d.stage, d.message))
-    return PolicyReport(info, reconciled, tuple(ordered), tuple(remediations), tuple(analysed))
+    evaluation = Evaluation(pack, config, source)
+    evaluation.start()
+    final = list(resources)
+    for resource in final:
+        evaluation.analyze(resource)
+    return evaluation.finish(final)
 
 
 def configure_stack(pack: PolicyPackProcess) -> None:
@@ -198,8 +241,7 @@ def _remediate(
         after = decode(json_format.MessageToDict(item.properties))
         remediations.append(Remediation(item.policyName, resource.urn, resource.inputs, after))
         # "Use the transformed inputs rather than the old ones from this point onwards."
-        changed = {key: value for key, value in after.items() if resource.outputs.get(key) != value}
-        resource = replace(resource, inputs=after, outputs={**resource.outputs, **changed})
+        resource = replace(resource, inputs=after)
     return resource
 
 

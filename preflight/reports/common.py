@@ -51,12 +51,15 @@ def location_of(result: StackResult, diagnostic: Diagnostic, layout: Layout) -> 
         return locate_key(
             layout.stack_file(result.stack.name), result.run.project, diagnostic.key, result.stack.stack_file
         )
+    policies = {policy.name: policy for policy in result.policies.pack.policies}
+    policy = policies.get(diagnostic.policy_name)
     return locate(
         diagnostic,
         result.run,
         result.stack.settings,
         layout.stack_file(result.stack.name),
         result.stack.stack_file,
+        policy.tag("setting") if policy else "",
     )
 
 

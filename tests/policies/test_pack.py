@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from preflight.engine.levels import EnforcementLevel
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
 from preflight.engine.policy_config import PolicyConfig, PolicyConfigError, load_policy_config, reconcile_config
-from settings.model import NamespaceSettings
+from settings.model import NamespaceSettings, StackSettings
 from settings.stack_file import load_stack_file
 from tests.policy_support import PACK_DIR
 from tests.support import FIXTURE_LAYOUT, PROJECT_FILE, SHIPPED_STACKS, STACKS_DIR
@@ -214,3 +216,24 @@ def test_parity_table_is_in_step_with_the_pack(pack: PolicyPackProcess) -> None:
                 anchor = tag.removeprefix("anchor:")
                 assert anchor in rows, f"{policy.name}'s anchor {anchor} missing from the parity table"
                 assert f"`{policy.name}`" in rows[anchor], (anchor, rows[anchor])
+
+
+def _setting_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every settings key path as a ``setting:`` tag writes it (``services[].delivery.lockDuration``)."""
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        keys.add(key)
+        for kind in (field.annotation, *typing.get_args(field.annotation)):
+            for inner in (kind, *typing.get_args(kind)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    is_list = typing.get_origin(field.annotation) is tuple
+                    keys |= _setting_keys(inner, key + ("[]." if is_list else "."))
+    return keys
+
+
+def test_every_policy_names_the_stack_setting_it_checks(pack: PolicyPackProcess) -> None:
+    """locate points reports at the line of this setting; a missing or stale tag would point at line 1."""
+    keys = _setting_keys(StackSettings)
+    for policy in pack.info().policies:
+        assert policy.tag("setting") in keys, (policy.name, policy.tag("setting"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from preflight.engine.driver import Diagnostic
 from preflight.engine.levels import EnforcementLevel
-from preflight.locate import locate
+from preflight.locate import locate, setting_path
 from preflight.mockrun import run_program
 from settings.stack_file import load_stack_file
 from tests.support import FIXTURE_STACKS_DIR, PROJECT_FILE, REPO
@@ -23,6 +23,25 @@ def test_a_subscription_diagnostic_points_at_its_own_service_even_when_names_sha
     run = run_program(REPO, config.project, "dev", config.for_engine())
     rule = next(r for r in run.resources if r.inputs.get("subscriptionName") == "sbts-inference-b")
     diagnostic = Diagnostic("servicebus-entity-names", EnforcementLevel.MANDATORY, "low", "", "bad name", rule.urn)
-    where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.dev.yaml")
+    where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.dev.yaml", "services[].name")
     assert where.key == "ml-messaging:services[2].name"
     assert stack_file.read_text().splitlines()[where.line - 1].strip() == "- name: inference-b"
+
+
+def test_a_namespace_setting_points_at_its_own_line_not_the_first(tmp_path: Path) -> None:
+    # The hand-kept map this replaced pointed servicebus-no-namespace-sas-rules at line 1.
+    stack_file = FIXTURE_STACKS_DIR / "Pulumi.prod.yaml"
+    config, settings = load_stack_file(stack_file, PROJECT_FILE)
+    run = run_program(REPO, config.project, "prod", config.for_engine())
+    namespace = next(r for r in run.resources if r.type == "azure-native:servicebus:Namespace")
+    diagnostic = Diagnostic("servicebus-no-namespace-sas-rules", EnforcementLevel.MANDATORY, "", "", "", namespace.urn)
+    where = locate(diagnostic, run, settings, stack_file, "stacks/Pulumi.prod.yaml", "namespace.localAuthEnabled")
+    assert where.key == "ml-messaging:namespace.localAuthEnabled"
+    assert stack_file.read_text().splitlines()[where.line - 1].strip().startswith("localAuthEnabled:")
+
+
+def test_a_service_setting_for_a_resource_of_no_service_points_at_the_services_list() -> None:
+    _, settings = load_stack_file(FIXTURE_STACKS_DIR / "Pulumi.dev.yaml", PROJECT_FILE)
+    assert setting_path("services[].delivery.lockDuration", settings, None) == ["services"]
+    assert setting_path("namespace.tier", settings, None) == ["namespace", "tier"]
+    assert setting_path("", settings, None) is None
