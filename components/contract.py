@@ -19,7 +19,7 @@ from settings.model import ServiceSettings, StackSettings, iso8601
 
 CONTRACT_VERSION = 1
 SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
-CONTRACT_SCHEMA = "contracts/service-contract.schema.json"
+# Its JSON Schema: contracts/service-contract.schema.json (tests validate every contract against it).
 
 
 def fully_qualified_namespace(namespace: str) -> str:

@@ -470,7 +470,6 @@ def run_program(
     stack: str,
     config: Mapping[str, str],
     secret_keys: Sequence[str] = (),
-    preview: bool = True,
     subscription_id: str = MOCK_SUBSCRIPTION_ID,
     *,
     phase: Phase = Phase.UPDATE,
@@ -482,11 +481,10 @@ def run_program(
 
     ``subscription_id`` is the Azure subscription the Azure mocks answer with (ARM IDs,
     ``getClientConfig``): compared with a real stack's state, it must be that state's. ``phase`` is
-    the engine operation to stand for; ``preview`` is kept for callers that only set the SDK's dry-run
-    flag. ``mocks_`` replaces the Azure mocks (``EchoMocks`` for any provider). ``on_record`` sees each
-    registration as it happens (root stack and default providers included), in order.
+    the engine operation to stand for. ``mocks_`` replaces the Azure mocks (``EchoMocks`` for any
+    provider). ``on_record`` sees each registration as it happens (root stack and default providers
+    included), in order.
     """
-    del preview  # the phase decides the dry-run flag
     return contextvars.Context().run(
         _run_isolated,
         program_dir,

@@ -32,7 +32,7 @@ from preflight.engine import marshal
 from preflight.engine.levels import EnforcementLevel
 from preflight.engine.pack import PackInfo, PolicyPackProcess, severity_name
 from preflight.engine.policy_config import PolicyConfig, reconcile_config
-from preflight.engine.resources import STACK_TYPE, EngineResource
+from preflight.engine.resources import EngineResource
 from preflight.engine.values import decode
 
 
@@ -209,7 +209,7 @@ def analyze_stack(
     request = analyzer_pb2.AnalyzeStackRequest()
     request.resources.extend(marshal.stack_resource(resource, providers) for resource in resources)
     urns = {resource.urn for resource in resources}
-    root = next((r.urn for r in resources if r.type == STACK_TYPE and not r.parent), "")
+    root = next((r.urn for r in resources if r.is_stack and not r.parent), "")
     return [
         d if d.urn in urns else replace(d, urn=root)
         for d in _diagnostics(pack.stub.AnalyzeStack(request), severities, "analyze-stack")
