@@ -57,6 +57,8 @@ def test_an_input_unknown_in_preview_gives_the_engines_advisory_not_a_string() -
     assert found["enforcementLevel"] == "advisory"
     assert "can't run policy 'reads-prefix' from policy pack 'scenarios@v0.0.1' during preview" in found["message"]
     assert "string value at .prefix can't be known during preview" in found["message"]
+    # The pack sends this notice without a severity; the engine fills the policy's (convertDiagnostics).
+    assert found["severity"] == "high"
     assert diagnostics("update", "reads-prefix") == []  # known once the resource exists: the policy runs
 
 
@@ -188,3 +190,16 @@ def test_policy_config_edge_cases_follow_the_engine(tmp_path: Path, content: str
     done = preflight("--phase", "update", config=config)
     assert done.returncode == code, done.stderr
     assert says in done.stderr
+
+
+def test_assets_and_archives_reach_the_pack_as_assets_and_archives() -> None:
+    # rpc.go MarshalAsset/MarshalArchive keep the signature; pulumi_policy deserialize rebuilds the classes.
+    timed = seen("preview", "timed")
+    assert (timed["asset"], timed["assetText"], timed["archive"]) == ("StringAsset", "some text", "AssetArchive")
+
+
+def test_an_initial_config_entry_without_a_level_makes_the_policy_advisory() -> None:
+    # pulumi-policy sends no level (proto3 0); the engine reads 0 as advisory (analyzer_plugin.go
+    # convertPolicyConfig), overriding the policy's own mandatory level.
+    (found,) = diagnostics("update", "mandatory-made-advisory")
+    assert found["enforcementLevel"] == "advisory"

@@ -75,3 +75,35 @@ def test_preflight_runs_the_program_the_pulumi_cli_runs() -> None:
     assert "main" not in project, "Pulumi.yaml moves the program away from the file preflight runs"
     assert cli.REPO == REPO
     assert (cli.REPO / "__main__.py").is_file()
+
+
+def test_the_engine_added_resources_are_recorded_in_registration_order() -> None:
+    # The root stack first, then azure-native's default provider just before its first resource, named
+    # and versioned as pkg/resource/deploy/default_providers.go and providers/provider.go DefaultName do.
+    run = run_stack("dev")
+    first, *rest = run.registered
+    assert first.urn == run.stack_urn and first.parent is None
+    provider = next(r for r in rest if r.type == "pulumi:providers:azure-native")
+    version = provider.inputs["version"]
+    assert provider.urn.endswith("::default_" + version.replace(".", "_"))
+    first_custom = next(r for r in rest if r.custom and r.type.startswith("azure-native:"))
+    assert run.registered.index(provider) < run.registered.index(first_custom)
+    assert first_custom.provider.startswith(provider.urn + "::")
+    assert provider not in run.resources and first not in run.resources  # the program's own list stays the program's
+
+
+def test_a_run_leaves_no_event_loop_open() -> None:
+    # The SDK's mock monitor opens an event loop in each worker thread it uses (110 ResourceWarnings under
+    # -X dev before); a run closes every loop it or the SDK opened.
+    import asyncio
+    import gc
+
+    run_stack("dev")
+    gc.collect()
+    current = asyncio.get_event_loop_policy()._local._loop  # type: ignore[attr-defined]
+    open_loops = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() and o is not current
+    ]
+    assert open_loops == []
