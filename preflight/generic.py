@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from preflight.engine.driver import PolicyReport
+from preflight.engine.levels import CLI_VERDICT
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
 from preflight.engine.policy_config import PolicyConfigError
 from preflight.harness import DIY_ORGANIZATION, judge_while_running
@@ -123,7 +124,8 @@ def render_text(run: ProgramRun, report: PolicyReport) -> str:
     for remediation in report.remediations:
         lines.append(f"        [remediate]  {remediation.policy_name}  ({remediation.urn.rsplit('::', 1)[-1]})")
     verdict = "FAIL" if report.mandatory else "PASS"
-    lines += ["", f"{run.stack}: {verdict} - {len(report.mandatory)} mandatory, {len(report.advisory)} advisory", ""]
+    lines += ["", f"{run.stack}: {verdict} - {len(report.mandatory)} mandatory, {len(report.advisory)} advisory"]
+    lines += [CLI_VERDICT, ""] if report.mandatory else [""]
     return "\n".join(lines)
 
 

@@ -37,6 +37,16 @@ class EnforcementLevel(StrEnum):
         return self in (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE)
 
 
+CLI_EXIT_ON_MANDATORY = 1
+"""What ``pulumi preview``/``pulumi up`` exit with over a mandatory violation: 1. pulumi/pulumi declares
+``ExitPolicyViolation = 5`` (``pkg/cmd/pulumi/cmd/exit_codes.go``) but nothing returns it in the source
+read (v3.259); the pinned CLI (.pulumi-version) could not be read here (docs/engine-parity.md)."""
+
+CLI_VERDICT = (
+    f"A mandatory policy violation fails `pulumi preview` and `pulumi up` (exit code {CLI_EXIT_ON_MANDATORY}, "
+    "not the declared 5: docs/engine-parity.md)."
+)
+
 _NUMBERS = {
     EnforcementLevel.ADVISORY: 0,
     EnforcementLevel.MANDATORY: 1,

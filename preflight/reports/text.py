@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from preflight.engine.levels import CLI_VERDICT
 from preflight.reports import ReportContext
 from preflight.reports.common import change_summary, marked_plan, property_lines, resource_name, verdict_line
 from preflight.runner import StackResult
@@ -13,6 +14,8 @@ def render(results: Sequence[StackResult], context: ReportContext) -> str:
     """The whole text report."""
     blocks = [_stack(result) for result in results]
     verdicts = "\n".join(verdict_line(result) for result in results)
+    if any(result.policies.mandatory for result in results):
+        verdicts += f"\n{CLI_VERDICT}"
     return "\n\n".join([*blocks, f"Verdict:\n{verdicts}"]) + "\n"
 
 

@@ -203,3 +203,18 @@ def test_an_initial_config_entry_without_a_level_makes_the_policy_advisory() -> 
     # convertPolicyConfig), overriding the policy's own mandatory level.
     (found,) = diagnostics("update", "mandatory-made-advisory")
     assert found["enforcementLevel"] == "advisory"
+
+
+def test_the_text_report_says_what_the_cli_would_exit_with() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "preflight", "-C", str(SCENARIOS / "program"), "--stack", "dev"]
+        + ["--policy-pack", str(SCENARIOS / "pack")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "fails `pulumi preview` and `pulumi up` (exit code 1, not the declared 5" in done.stdout
