@@ -108,7 +108,7 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     pack = PolicyPackProcess(args.policy_pack.resolve(), identity)
     pack.spawn()  # it starts while the program runs
     try:
-        return judge_while_running(pack, args.policy_pack_config, run)
+        return judge_while_running(pack, args.policy_pack_config, run, cli_wording=True)
     finally:
         pack.close()
 
@@ -118,8 +118,7 @@ def render_text(run: ProgramRun, report: PolicyReport) -> str:
     pack = f"    {report.pack.name}@v{report.pack.version}"
     lines = [f"Previewing stack {run.stack} (offline)", "", "Policies:", pack]
     for diagnostic in report.diagnostics:
-        resource = diagnostic.urn.rsplit("::", 1)[-1]
-        lines.append(f"        [{diagnostic.enforcement_level}]  {diagnostic.policy_name}  ({resource})")
+        lines.append(f"        [{diagnostic.enforcement_level}]  {diagnostic.policy_name}{_about(diagnostic.urn)}")
         lines.extend(f"        {line}" for line in (diagnostic.description, diagnostic.message) if line)
     for remediation in report.remediations:
         lines.append(f"        [remediate]  {remediation.policy_name}  ({remediation.urn.rsplit('::', 1)[-1]})")
@@ -127,6 +126,16 @@ def render_text(run: ProgramRun, report: PolicyReport) -> str:
     lines += ["", f"{run.stack}: {verdict} - {len(report.mandatory)} mandatory, {len(report.advisory)} advisory"]
     lines += [CLI_VERDICT, ""] if report.mandatory else [""]
     return "\n".join(lines)
+
+
+def _about(urn: str) -> str:
+    """The CLI's ``  (<type>: <name>)`` after a policy name; nothing for the root stack. The type is shown
+    as the CLI displays tokens: ``random:index/randomUuid:RandomUuid`` as ``random:index:RandomUuid``."""
+    parts = urn.split("::")
+    if len(parts) < 4 or parts[2].endswith("pulumi:pulumi:Stack"):
+        return ""
+    package, module, member = ([*parts[2].rsplit("$", 1)[-1].split(":"), "", ""])[:3]
+    return f"  ({package}:{module.split('/', 1)[0]}:{member}: {parts[3]})"
 
 
 def render_json(run: ProgramRun, report: PolicyReport) -> str:

@@ -64,7 +64,12 @@ RunProgram = Callable[[Callable[[RecordedResource], None]], ProgramRun]
 
 
 def judge_while_running(
-    pack: PolicyPackProcess, config_file: Path | None, run: RunProgram, shown: Callable[[Path], str] = str
+    pack: PolicyPackProcess,
+    config_file: Path | None,
+    run: RunProgram,
+    shown: Callable[[Path], str] = str,
+    *,
+    cli_wording: bool = False,
 ) -> tuple[ProgramRun, PolicyReport]:
     """Run a program and judge it as the engine does: each resource analysed as it registers.
 
@@ -74,7 +79,7 @@ def judge_while_running(
     """
     label = shown(config_file) if config_file is not None else "policy config"
     config: dict[str, PolicyConfig] = load_policy_config(config_file, label) if config_file is not None else {}
-    evaluation = Evaluation(pack, config, label)
+    evaluation = Evaluation(pack, config, label, cli_wording=cli_wording)
     registrations: queue.SimpleQueue[RecordedResource | None] = queue.SimpleQueue()
     failures: list[BaseException] = []
 

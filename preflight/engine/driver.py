@@ -97,8 +97,11 @@ class Evaluation:
     it registers, not after the program ends; so can a caller, from another thread.
     """
 
-    def __init__(self, pack: PolicyPackProcess, config: Mapping[str, PolicyConfig], source: str) -> None:
+    def __init__(
+        self, pack: PolicyPackProcess, config: Mapping[str, PolicyConfig], source: str, *, cli_wording: bool = False
+    ) -> None:
         self.pack = pack
+        self._cli_wording = cli_wording
         self._config = config
         self._source = source
         self._reconciled: dict[str, PolicyConfig] = {}
@@ -114,7 +117,7 @@ class Evaluation:
         self.pack.connect()
         configure_stack(self.pack)
         info = self.pack.info()
-        self._reconciled = reconcile_config(info, self._config, self._source)
+        self._reconciled = reconcile_config(info, self._config, self._source, cli_wording=self._cli_wording)
         configure(self.pack, self._reconciled)
         self._remediating = any(c.enforcement_level is EnforcementLevel.REMEDIATE for c in self._reconciled.values())
         self._severities = {policy.name: policy.severity for policy in info.policies}

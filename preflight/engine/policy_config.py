@@ -132,9 +132,14 @@ def _level(label: str, name: str, value: str) -> EnforcementLevel:
 
 
 def reconcile_config(
-    pack: PackInfo, given: Mapping[str, PolicyConfig], source: str = "policy config"
+    pack: PackInfo, given: Mapping[str, PolicyConfig], source: str = "policy config", *, cli_wording: bool = False
 ) -> dict[str, PolicyConfig]:
-    """Defaults, then the pack's initial config, then ``given``; validated against each schema."""
+    """Defaults, then the pack's initial config, then ``given``; validated against each schema.
+
+    ``cli_wording`` words schema errors the way the CLI prints them (``error: validating policy config:
+    <pack> <version>  <policy>: <field>: <text>``, ``pkg/engine/update.go``) instead of naming the file.
+    """
+    prefix = f"error: validating policy config: {pack.name} {pack.version}  " if cli_wording else f"{source}: "
     names = sorted(p.name for p in pack.policies)
     unknown = sorted(set(given) - set(names) - {"all"})
     everything = given.get("all")
@@ -163,7 +168,7 @@ def reconcile_config(
     for layer in (pack.initial_config, given):
         result = _apply(result, layer)
     errors = sorted(
-        f"{source}: {line}" for policy in pack.policies for line in validate(policy.name, policy.config_schema, result)
+        f"{prefix}{line}" for policy in pack.policies for line in validate(policy.name, policy.config_schema, result)
     )
     if errors:
         raise PolicyConfigError(errors)

@@ -18,6 +18,7 @@ import pytest
 from tests.support import REPO
 
 SCENARIOS = REPO / "tests" / "fixtures" / "engine"
+PACK = ("--policy-pack", str(SCENARIOS / "pack"))
 ROOT_STACK = "urn:pulumi:dev::scenarios::pulumi:pulumi:Stack::scenarios-dev"
 
 
@@ -113,7 +114,7 @@ def test_top_level_internal_keys_are_stripped_and_secrets_arrive_as_plain_values
     # rpc.go MarshalProperties SkipInternalKeys (top level only); pulumi_policy deserialize unwraps secrets.
     first = seen("preview", "first")
     assert first["keys"] == ["secretValue", "state"]
-    assert first["secret"] == "s3cr3t"
+    assert first["secret"] == "s3cr3t"  # pragma: allowlist secret (a made-up value)
 
 
 def test_a_resource_input_is_sent_as_its_id_and_does_not_hang_the_mock_runtime() -> None:
@@ -182,6 +183,13 @@ def test_a_duplicate_urn_is_refused_with_the_engines_message(tmp_path: Path) -> 
         ('{"environments": "org"}', 2, '"environments" must be an array of strings'),
         ('{"all": {"x": 1}}', 2, 'invalid enforcement level ""'),
         ('{"state-not-one": {}}', 1, ""),  # dropped
+        # config.go validation, printed as pkg/engine/update.go prints it (two spaces after the version)
+        (
+            '{"state-not-one": {"limit": "x"}}',
+            2,
+            "error: validating policy config: scenarios 0.0.1  state-not-one: limit: Invalid type. Expected: integer, "
+            "given: string",
+        ),
     ],
 )
 def test_policy_config_edge_cases_follow_the_engine(tmp_path: Path, content: str, code: int, says: str) -> None:
@@ -207,8 +215,7 @@ def test_an_initial_config_entry_without_a_level_makes_the_policy_advisory() -> 
 
 def test_the_text_report_says_what_the_cli_would_exit_with() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "preflight", "-C", str(SCENARIOS / "program"), "--stack", "dev"]
-        + ["--policy-pack", str(SCENARIOS / "pack")],
+        [sys.executable, "-m", "preflight", "-C", str(SCENARIOS / "program"), "--stack", "dev", *PACK],
         capture_output=True,
         text=True,
         cwd=REPO,
