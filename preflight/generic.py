@@ -104,7 +104,9 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
             on_record=on_record,
         )
 
-    identity = StackIdentity(DIY_ORGANIZATION, name, args.stack, phase is Phase.PREVIEW, engine_config)
+    identity = StackIdentity(
+        DIY_ORGANIZATION, name, args.stack, phase is Phase.PREVIEW, engine_config, secret_keys=tuple(secret_keys)
+    )
     pack = PolicyPackProcess(args.policy_pack.resolve(), identity)
     pack.spawn()  # it starts while the program runs
     try:

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from preflight.engine.driver import Evaluation, PolicyReport, evaluate
-from preflight.engine.pack import PolicyPackProcess, StackIdentity
+from preflight.engine.pack import PolicyPackProcess
 from preflight.engine.policy_config import PolicyConfig, load_policy_config
 from preflight.engine.resources import EngineResource, ProviderReference
-from preflight.mockrun import Phase, ProgramRun, RecordedResource
+from preflight.mockrun import ProgramRun, RecordedResource
 
 DIY_ORGANIZATION = "organization"
 """What a local (DIY) backend reports as the organization (pulumi/pulumi ``pkg/backend/diy/state.go``)."""
@@ -42,11 +42,6 @@ def engine_resource(resource: RecordedResource) -> EngineResource:
 def engine_resources(run: ProgramRun) -> Iterator[EngineResource]:
     """Every resource of the run, root stack and default providers included, in registration order."""
     return (engine_resource(resource) for resource in run.registered or run.resources)
-
-
-def stack_identity(run: ProgramRun, config: dict[str, str], organization: str = DIY_ORGANIZATION) -> StackIdentity:
-    """What the engine tells the pack about the run's stack."""
-    return StackIdentity(organization, run.project, run.stack, dry_run=run.phase is Phase.PREVIEW, config=config)
 
 
 def judge(

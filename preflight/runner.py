@@ -152,6 +152,7 @@ def stack_identity(stack: LoadedStack, phase: Phase = Phase.UPDATE) -> StackIden
         stack.name,
         dry_run=phase is Phase.PREVIEW,
         config=engine_config(stack.config),
+        secret_keys=tuple(sorted(stack.config.secret_keys)),
     )
 
 

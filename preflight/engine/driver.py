@@ -175,8 +175,9 @@ def configure_stack(pack: PolicyPackProcess) -> None:
         dry_run=identity.dry_run,
     )
     request.config.update(dict(identity.config or {}))
+    request.config_secret_keys.extend(identity.secret_keys)
     request.tags.update(dict(identity.tags or {}))
-    pack.stub.ConfigureStack(request)
+    pack.call("ConfigureStack", request, "")
 
 
 def configure(pack: PolicyPackProcess, config: Mapping[str, PolicyConfig]) -> None:
@@ -188,7 +189,7 @@ def configure(pack: PolicyPackProcess, config: Mapping[str, PolicyConfig]) -> No
         entry = request.policyConfig[name]
         entry.enforcementLevel = (policy_config.enforcement_level or EnforcementLevel.ADVISORY).number
         entry.properties.update(dict(policy_config.properties))
-    pack.stub.Configure(request)
+    pack.call("Configure", request, "")
 
 
 def analyze(
@@ -198,7 +199,7 @@ def analyze(
     severities: Mapping[str, str],
 ) -> list[Diagnostic]:
     """``Analyze`` one resource on its inputs; diagnostics attributed to it."""
-    response = pack.stub.Analyze(marshal.analyze_request(resource, providers))
+    response = pack.call("Analyze", marshal.analyze_request(resource, providers), resource.urn)
     return [replace(d, urn=resource.urn) for d in _diagnostics(response, severities, "analyze")]
 
 
@@ -215,7 +216,7 @@ def analyze_stack(
     root = next((r.urn for r in resources if r.is_stack and not r.parent), "")
     return [
         d if d.urn in urns else replace(d, urn=root)
-        for d in _diagnostics(pack.stub.AnalyzeStack(request), severities, "analyze-stack")
+        for d in _diagnostics(pack.call("AnalyzeStack", request, "over the stack"), severities, "analyze-stack")
     ]
 
 
@@ -226,7 +227,7 @@ def _remediate(
     diagnostics: list[Diagnostic],
     remediations: list[Remediation],
 ) -> EngineResource:
-    response = pack.stub.Remediate(marshal.analyze_request(resource, providers, remediate=True))
+    response = pack.call("Remediate", marshal.analyze_request(resource, providers, remediate=True), resource.urn)
     for item in response.remediations:
         if item.diagnostic:
             diagnostics.append(

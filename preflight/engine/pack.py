@@ -8,19 +8,23 @@ them is ``preflight.engine.marshal`` and in which order ``preflight.engine.drive
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import os
 import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import grpc
+import yaml
 from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
@@ -48,6 +52,9 @@ class StackIdentity:
     config: Mapping[str, str] | None = None
     """The stack's config as the engine hands it to programs: ``"<namespace>:<key>"`` to string."""
     tags: Mapping[str, str] | None = None
+    secret_keys: tuple[str, ...] = ()
+    """Config keys whose values are secrets (the engine decrypts them for the pack; offline they hold a
+    placeholder, since no key to decrypt them is at hand)."""
 
     def environment(self) -> dict[str, str]:
         """The variables the engine sets for the pack process (on top of its own environment)."""
@@ -117,6 +124,7 @@ class PolicyPackProcess:
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._info: PackInfo | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
 
     def __enter__(self) -> PolicyPackProcess:
         self.start()
@@ -138,14 +146,45 @@ class PolicyPackProcess:
             return
         if not self.pack_dir.is_dir():
             raise PolicyPackError(f"{self.pack_dir}: no such policy pack directory")
+        # The language host passes the pack's absolute directory and runs there (pulumi/pulumi
+        # sdk/python/cmd/pulumi-language-python/main.go, RunPlugin).
+        directory = self.pack_dir.resolve()
         self._process = subprocess.Popen(
-            [self._python, "-u", "-m", "pulumi.policy", _NO_ENGINE, "."],
-            cwd=self.pack_dir,
+            [self._python, "-u", "-m", "pulumi.policy", _NO_ENGINE, str(directory)],
+            cwd=directory,
             env={**os.environ, **self.identity.environment()},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        # Drained all along: a pack that logs a lot must not block on a full pipe, and what it said last
+        # (a policy's traceback) explains a failed call.
+        stderr = self._process.stderr
+        threading.Thread(target=self._drain_stderr, args=(stderr,), daemon=True).start()
+
+    def _drain_stderr(self, stream: IO[bytes] | None) -> None:
+        if stream is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self._stderr.append(line.decode(errors="replace").rstrip())
+
+    def last_words(self) -> str:
+        """The last line the pack wrote on stderr that says something (an exception's own line)."""
+        lines = [line for line in list(self._stderr) if line.strip()]
+        return lines[-1].strip() if lines else ""
+
+    def call(self, method: str, request: Any, about: str) -> Any:
+        """One Analyzer call; a failure in the pack (a policy that raised) is a ``PolicyPackError``, worded
+        like the engine's ``failed to run policy`` (``analyze_snapshot.go``) with the pack's own last words."""
+        try:
+            return getattr(self.stub, method)(request)
+        except grpc.RpcError as error:
+            time.sleep(0.05)  # what the pack writes as the call fails, if anything
+            reason = self.last_words() or str(error.details() if hasattr(error, "details") else error)
+            raise PolicyPackError(
+                f"policy pack {self.pack_dir}: failed to run policy ({method} {about}): {reason}"
+            ) from None
 
     def connect(self) -> None:
         """Read the port the pack prints and open the gRPC channel to it (once)."""
@@ -181,13 +220,12 @@ class PolicyPackProcess:
         return int(text)
 
     def _stderr_tail(self) -> str:
-        if self._process is None or self._process.stderr is None:
+        if self._process is None:
             return ""
-        try:
-            _, err = self._process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            return ""
-        return err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else ""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=5)
+        time.sleep(0.05)  # let the drain thread read what the process wrote before it ended
+        return self.last_words()
 
     def close(self) -> None:
         """Stop the pack process, then drop the connection.
@@ -219,9 +257,15 @@ class PolicyPackProcess:
         return self._stub
 
     def info(self) -> PackInfo:
-        """``GetAnalyzerInfo``: the pack's name, version, policies and their config schemas."""
+        """``GetAnalyzerInfo``: the pack's name, version, policies and their config schemas.
+
+        A ``version`` in ``PulumiPolicy.yaml`` wins over the one the pack reports (the Python SDK always
+        says 0.0.1), as in the engine (``analyzer_plugin.go``, GetAnalyzerInfo and convertDiagnostics).
+        """
         if self._info is None:
-            self._info = pack_info(self.stub.GetAnalyzerInfo(empty_pb2.Empty()))
+            info = pack_info(self.stub.GetAnalyzerInfo(empty_pb2.Empty()))
+            declared = _declared_version(self.pack_dir / "PulumiPolicy.yaml")
+            self._info = replace(info, version=declared) if declared else info
         return self._info
 
 
@@ -249,6 +293,15 @@ def pack_info(info: Any) -> PackInfo:
         for name, cfg in info.initialConfig.items()
     }
     return PackInfo(info.name, info.version, policies, initial)
+
+
+def _declared_version(project_file: Path) -> str:
+    try:
+        document = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    version = document.get("version") if isinstance(document, dict) else None
+    return str(version) if version is not None else ""
 
 
 def severity_name(number: int) -> str:

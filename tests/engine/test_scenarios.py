@@ -183,11 +183,12 @@ def test_a_duplicate_urn_is_refused_with_the_engines_message(tmp_path: Path) -> 
         ('{"environments": "org"}', 2, '"environments" must be an array of strings'),
         ('{"all": {"x": 1}}', 2, 'invalid enforcement level ""'),
         ('{"state-not-one": {}}', 1, ""),  # dropped
-        # config.go validation, printed as pkg/engine/update.go prints it (two spaces after the version)
+        # config.go validation, printed as pkg/engine/update.go prints it (two spaces after the version;
+        # the version PulumiPolicy.yaml declares, not the SDK's 0.0.1: analyzer_plugin.go)
         (
             '{"state-not-one": {"limit": "x"}}',
             2,
-            "error: validating policy config: scenarios 0.0.1  state-not-one: limit: Invalid type. Expected: integer, "
+            "error: validating policy config: scenarios 1.2.3  state-not-one: limit: Invalid type. Expected: integer, "
             "given: string",
         ),
     ],
@@ -225,3 +226,15 @@ def test_the_text_report_says_what_the_cli_would_exit_with() -> None:
     )
     assert done.returncode == 1
     assert "fails `pulumi preview` and `pulumi up` (exit code 1, not the declared 5" in done.stdout
+
+
+def test_a_policy_that_raises_fails_the_run_with_one_line(tmp_path: Path) -> None:
+    # analyze_snapshot.go: an Analyze/AnalyzeStack error fails the deployment ("failed to run policy").
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: scenarios\nruntime: python\n")
+    (program / "__main__.py").write_text("import pulumi\n")  # no "second": probe-stack's next() raises
+    done = preflight(program=program)
+    assert done.returncode == 2, done.stderr
+    assert "failed to run policy (AnalyzeStack over the stack)" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
