@@ -172,12 +172,29 @@ def sdk_floor_program(specs_file: Path) -> int:
     pulumi.runtime.set_mocks(Plain(), project="bench", stack="bench", preview=True)
     for spec in specs:
         if spec["custom"]:
-            pulumi.CustomResource(spec["type"], spec["name"], spec["inputs"])
+            _register_plain(spec["type"], spec["name"], spec["inputs"])
         else:
             pulumi.ComponentResource(spec["type"], spec["name"])
     loop.run_until_complete(wait_for_rpcs())
     loop.close()
     return 0
+
+
+def _register_plain(type_: str, name: str, inputs: dict[str, Any]) -> None:
+    """Register one resource through its own azure-native class, with literal inputs: what the SDK costs
+    for it (the class's argument handling and every output property it declares), and nothing else."""
+    import pulumi
+
+    package, module, member = type_.split(":")
+    if package != "azure-native":
+        pulumi.CustomResource(type_, name, inputs)
+        return
+    cls = getattr(importlib.import_module(f"pulumi_azure_native.{module.split('/')[0]}"), member)
+    cls(name, **{_snake(key): value for key, value in inputs.items()})
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key).lstrip("_")
 
 
 def resource_specs(root: Path, tmp: Path) -> tuple[Path, int]:
