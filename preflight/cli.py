@@ -130,8 +130,20 @@ def _run(args: argparse.Namespace) -> int:
     stacks = load_stacks(layout, args.stacks or layout.discover_stacks())
     if not stacks:
         raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
-    with _baseline(args, layout, [stack.name for stack in stacks]) as baseline:
-        results = [_preflight(layout, stack, baseline, Phase(args.phase)) for stack in stacks]
+    phase = Phase(args.phase)
+    # Every stack's pack starts now: each starts up (another process, the other core) while the stacks
+    # before it run; each is stopped as soon as its stack is judged.
+    packs = [PolicyPackProcess(layout.pack_dir, stack_identity(stack, phase)) for stack in stacks]
+    try:
+        for pack in packs:
+            pack.spawn()
+        with _baseline(args, layout, [stack.name for stack in stacks]) as baseline:
+            results = [
+                _preflight(layout, stack, baseline, phase, pack) for stack, pack in zip(stacks, packs, strict=True)
+            ]
+    finally:
+        for pack in packs:
+            pack.close()
     context = ReportContext(layout, Rates(args.standard_hourly_usd, args.premium_hourly_usd))
     available = renderers()
     # Everything is rendered before anything is written, and files before stdout: a failure leaves
@@ -152,9 +164,9 @@ def _baseline(args: argparse.Namespace, layout: Layout, stacks: Sequence[str]) -
     return Baseline("")  # no base: every stack is judged on its end state
 
 
-def _preflight(layout: Layout, stack: LoadedStack, bases: Baseline, phase: Phase) -> StackResult:
-    pack = PolicyPackProcess(layout.pack_dir, stack_identity(stack, phase))
-    pack.spawn()  # the pack starts up while the program runs
+def _preflight(
+    layout: Layout, stack: LoadedStack, bases: Baseline, phase: Phase, pack: PolicyPackProcess
+) -> StackResult:
     try:
         try:
             return preflight_stack(layout, stack, pack, bases, phase)
