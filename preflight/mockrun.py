@@ -391,7 +391,9 @@ class RecordingMonitor(mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             delete_before_replace=bool(request.deleteBeforeReplace) if request.deleteBeforeReplaceDefined else None,
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
-            aliases=tuple(self._alias_urn(alias, request) for alias in request.aliases),
+            # The engine sends only the aliases that matched a resource of the old state (step_generator.go);
+            # a mock run has no old state. The resolved aliases stay in ``options`` for the change rules.
+            aliases=(),
             custom_timeouts=_timeouts(request.customTimeouts) if request.HasField("customTimeouts") else None,
             parent=request.parent,
             retain_on_delete=bool(request.retainOnDelete),
@@ -420,7 +422,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 "ignoreChanges": list(request.ignoreChanges),
                 "additionalSecretOutputs": list(request.additionalSecretOutputs),
                 "retainOnDelete": bool(request.retainOnDelete),
-                "aliases": list(options.aliases),
+                "aliases": [self._alias_urn(alias, request) for alias in request.aliases],
             },
             raw_inputs=inputs,
             raw_outputs=state,

@@ -94,6 +94,9 @@ def test_resource_options_are_marshalled_as_the_engine_marshals_them() -> None:
     timed = seen("preview", "timed")
     assert timed["timeouts"] == [60.0, 120.0, 180.0]
     assert timed["deleteBeforeReplace"] is True and timed["protect"] is True and timed["ignoreChanges"] == ["state"]
+    assert timed["additionalSecretOutputs"] == ["state"]
+    # The engine sends only the aliases that matched a resource of the old state: none in a first deployment.
+    assert timed["aliases"] == []
     assert seen("preview", "first")["deleteBeforeReplace"] is None
     assert seen("preview", "first")["timeouts"] == [0.0, 0.0, 0.0]
 
