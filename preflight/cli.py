@@ -131,6 +131,10 @@ def _run(args: argparse.Namespace) -> int:
     if not stacks:
         raise UsageError(f"{layout.relative(layout.stacks_dir)}: no Pulumi.<stack>.yaml files")
     phase = Phase(args.phase)
+    if phase is Phase.PREVIEW and (args.base or args.base_state):
+        # A first preview makes created resources' outputs unknown; against a deployed base those
+        # resources exist and the engine knows their outputs, so unknowns would read as changes.
+        raise UsageError("preflight: --phase preview judges a first deployment; drop it to judge a change with --base")
     # Every stack's pack starts now: each starts up (another process, the other core) while the stacks
     # before it run; each is stopped as soon as its stack is judged.
     packs = [PolicyPackProcess(layout.pack_dir, stack_identity(stack, phase)) for stack in stacks]

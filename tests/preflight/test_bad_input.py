@@ -588,3 +588,10 @@ def test_the_nox_session_exits_with_preflights_own_code(root: Path, tmp_path: Pa
         check=False,
     )
     assert done.returncode == code, done.stderr
+
+
+def test_a_first_deployment_preview_cannot_be_compared_with_a_base(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["dev", "--phase", "preview", "--base", "HEAD"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip() == "preflight: --phase preview judges a first deployment; drop it to judge a change with --base"
