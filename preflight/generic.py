@@ -78,6 +78,8 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     if not project_file.is_file():
         raise ValueError(f"{project_file}: no Pulumi.yaml here; -C must name a Pulumi project directory")
     project = read_yaml_mapping(project_file, str).data
+    if not isinstance(project.get("name"), str) or not project["name"]:
+        raise ValueError(f"{project_file}: name: a Pulumi project needs a name")
     main_path = project_dir / str(project.get("main") or ".")
     program_dir, main = (main_path.parent, main_path.name) if main_path.suffix == ".py" else (main_path, "__main__.py")
     stack_dir = project_dir / str(project.get("stackConfigDir") or ".")

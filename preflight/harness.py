@@ -54,6 +54,10 @@ def judge(
     return evaluate(pack, engine_resources(run), load_policy_config(config_file, label), label)
 
 
+class _AnalysisFailedError(Exception):
+    """Raised into the program when the pack has already failed; the pack's error is what is reported."""
+
+
 RunProgram = Callable[[Callable[[RecordedResource], None]], ProgramRun]
 """Runs a program, handing each registration to the callback as it happens."""
 
@@ -86,13 +90,23 @@ def judge_while_running(
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread below
             failures.append(error)
 
+    def hand_over(recorded: RecordedResource) -> None:
+        if failures:  # the pack failed: stop the program instead of running it to the end for nothing
+            raise _AnalysisFailedError
+        registrations.put(recorded)
+
     worker = threading.Thread(target=analyse, name="preflight-analyze", daemon=True)
     worker.start()
     try:
-        program_run = run(registrations.put)
-    finally:
+        program_run = run(hand_over)
+    except BaseException:
         registrations.put(None)
         worker.join()
+        if failures:
+            raise failures[0] from None
+        raise
+    registrations.put(None)
+    worker.join()
     if failures:
         raise failures[0]
     return program_run, evaluation.finish(list(engine_resources(program_run)))

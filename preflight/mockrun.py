@@ -271,9 +271,13 @@ class RecordingMonitor(mocks.MockMonitor):
         project: str,
         stack: str,
         on_record: Callable[[RecordedResource], None] | None = None,
+        secret_keys: Sequence[str] = (),
     ) -> None:
         super().__init__(mocks_)
         self.recorded: list[RecordedResource] = []
+        self._index: dict[str, int] = {}
+        self._urns: set[str] = set()
+        self._secret_keys = frozenset(secret_keys)
         self._on_record = on_record
         self._config = dict(config)
         self._project, self._stack = project, stack
@@ -326,8 +330,9 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
         self._thread_loop()
         urn = self.make_urn(request.parent, request.type, request.name)
-        with self._lock:
-            known = any(r.urn == urn for r in self.recorded)
+        with self._lock:  # checked and reserved at once: two registrations can arrive together
+            known = urn in self._urns
+            self._urns.add(urn)
         if known:
             # pulumi/pulumi pkg/engine/lifecycletest/testdata/output/TestDuplicateURN/diff.stderr.txt
             message = f"Duplicate resource URN '{urn}'; try giving it a unique name"
@@ -336,7 +341,7 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == STACK_TYPE:
             self._record(request, urn, None, {})
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        if request.custom and not request.provider:
+        if request.custom and not request.provider and not request.type.startswith("pulumi:providers:"):
             self._default_provider(request)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         registration = self.resources.pop(response.urn)
@@ -350,17 +355,15 @@ class RecordingMonitor(mocks.MockMonitor):
         (pulumi/pulumi ``pkg/resource/deploy/default_providers.go``, ``newRegisterDefaultProviderEvent``)."""
         package = request.type.split(":", 1)[0]
         reference = default_provider_urn(self._project, self._stack, package, request.version)
-        with self._lock:
-            if reference in self._default_providers:
-                return
-            self._default_providers.add(reference)
+        # The package's stack config, secrets kept secret (pkg/resource/deploy/target.go GetPackageConfig);
+        # the version and its __internal marker only when the SDK named a version (providers/registry.go).
         inputs: dict[str, Any] = {
-            key.split(":", 1)[1]: value
+            key.split(":", 1)[1]: Secret(value) if key in self._secret_keys else value
             for key, value in sorted(self._config.items())
             if key.split(":", 1)[0] == package
         }
-        inputs["__internal"] = {}
         if request.version:
+            inputs["__internal"] = {}
             inputs["version"] = request.version
         provider_type = f"pulumi:providers:{package}"
         record = RecordedResource(
@@ -379,13 +382,36 @@ class RecordingMonitor(mocks.MockMonitor):
             raw_inputs=inputs,
             raw_outputs=dict(inputs),
         )
-        with self._lock:
-            self.recorded.append(record)
-            if self._on_record is not None:
-                self._on_record(record)  # under the lock: in registration order
+        with self._lock:  # decided and recorded at once: before any resource that needs it
+            if reference in self._default_providers:
+                return
+            self._default_providers.add(reference)
+            self._append(record)
+
+    def _append(self, record: RecordedResource) -> None:
+        """Record a registration and hand it on, in registration order (the caller holds the lock)."""
+        self._index[record.urn] = len(self.recorded)
+        self.recorded.append(record)
+        if self._on_record is not None:
+            self._on_record(record)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the SDK's gRPC method name
+        """A component's registered outputs become its outputs, as in the engine (step_executor.go,
+        executeRegisterResourceOutputs); the root stack's are read at the end of the run instead."""
+        urn = str(request.urn)
+        if urn.split("::")[2:3] != [STACK_TYPE]:
+            outputs = decode(json_format.MessageToDict(request.outputs))
+            with self._lock:
+                index = self._index.get(urn)
+                if index is not None:
+                    self.recorded[index] = replace(self.recorded[index], outputs=plain(outputs), raw_outputs=outputs)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def _record(self, request: Any, urn: str, id_: str | None, state: dict[str, Any]) -> None:
         inputs = decode(json_format.MessageToDict(request.object))
+        if request.type.startswith("pulumi:providers:") and request.version and "version" not in inputs:
+            # An explicit provider gets the version the SDK asked for (source_eval.go, SetProviderVersion).
+            inputs = {**inputs, "__internal": {}, "version": request.version}
         options = ResourceOptions(
             protect=bool(request.protect),
             ignore_changes=tuple(request.ignoreChanges),
@@ -401,7 +427,7 @@ class RecordingMonitor(mocks.MockMonitor):
         package = request.type.split(":", 1)[0]
         provider = request.provider or (
             f"{default_provider_urn(self._project, self._stack, package, request.version)}::{UNKNOWN_PROVIDER_ID}"
-            if request.custom and request.type != STACK_TYPE
+            if request.custom and request.type != STACK_TYPE and not request.type.startswith("pulumi:providers:")
             else ""
         )
         record = RecordedResource(
@@ -429,9 +455,7 @@ class RecordingMonitor(mocks.MockMonitor):
             resource_options=options,
         )
         with self._lock:
-            self.recorded.append(record)
-            if self._on_record is not None:
-                self._on_record(record)  # under the lock: in registration order
+            self._append(record)
 
 
 # The default provider's ID is only known once the engine has registered it; nothing offline reads it.
@@ -514,7 +538,7 @@ def _run_isolated(
 ) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(mocks_, config, project, stack, on_record)
+    monitor = RecordingMonitor(mocks_, config, project, stack, on_record, secret_keys)
     try:
         ROOT.set(None)
         # The SDK runs in dry-run mode in both phases: an output the mocks do not answer then stays
@@ -526,6 +550,9 @@ def _run_isolated(
                 _run_main(program_dir / main, loop)
             except pulumi.RunError as error:
                 raise ProgramError(str(error)) from None
+            except SystemExit as error:
+                # A program that exits is a program that failed to describe its stack, whatever its code.
+                raise ProgramError(f"the program called sys.exit({error.code!r})") from None
             except Exception as error:
                 raise ProgramError(f"{type(error).__name__}: {error}") from error
         if monitor.errors:

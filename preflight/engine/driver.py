@@ -124,10 +124,10 @@ class Evaluation:
 
     def analyze(self, resource: EngineResource) -> None:
         """``Remediate`` (when a policy remediates) then ``Analyze`` one resource."""
-        if resource.is_provider:
-            self._providers[resource.urn] = resource
         if self._remediating:
             resource = _remediate(self.pack, resource, self._providers, self._diagnostics, self._remediations)
+        if resource.is_provider:  # its remediated inputs are what its dependents see (sg.providers)
+            self._providers[resource.urn] = resource
         self._diagnostics.extend(analyze(self.pack, resource, self._providers, self._severities))
         self._analysed[resource.urn] = resource
 
@@ -143,11 +143,17 @@ class Evaluation:
         )
 
     def _as_analysed(self, resource: EngineResource) -> EngineResource:
+        """The final state with the remediated inputs, and the outputs a provider echoing inputs would
+        then give: keys the remediation changed take their new value, keys it removed go. Outputs derived
+        from inputs (names, IDs) and other resources' inputs are not recomputed (docs/engine-parity.md)."""
         analysed = self._analysed.get(resource.urn)
         if analysed is None or analysed.inputs is resource.inputs:
             return resource
-        changed = {key: value for key, value in analysed.inputs.items() if resource.outputs.get(key) != value}
-        return replace(resource, inputs=analysed.inputs, outputs={**resource.outputs, **changed})
+        before, after = resource.inputs, analysed.inputs
+        removed = {key for key in before if key not in after}
+        changed = {key: value for key, value in after.items() if before.get(key) != value}
+        outputs = {key: value for key, value in resource.outputs.items() if key not in removed}
+        return replace(resource, inputs=after, outputs={**outputs, **changed})
 
 
 def evaluate(

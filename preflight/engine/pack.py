@@ -115,11 +115,14 @@ class PolicyPackProcess:
         *,
         python: str = sys.executable,
         start_timeout: float = 60.0,
+        call_timeout: float = 600.0,
     ) -> None:
         self.pack_dir = pack_dir
         self.identity = identity
         self._python = python
         self._start_timeout = start_timeout
+        self._call_timeout = call_timeout
+        """A bound on each call: a pack that never answers must not hang the gate."""
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -178,8 +181,12 @@ class PolicyPackProcess:
         """One Analyzer call; a failure in the pack (a policy that raised) is a ``PolicyPackError``, worded
         like the engine's ``failed to run policy`` (``analyze_snapshot.go``) with the pack's own last words."""
         try:
-            return getattr(self.stub, method)(request)
+            return getattr(self.stub, method)(request, timeout=self._call_timeout)
         except grpc.RpcError as error:
+            if error.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise PolicyPackError(
+                    f"policy pack {self.pack_dir}: {method} {about} did not answer within {self._call_timeout:.0f} s"
+                ) from None
             time.sleep(0.05)  # what the pack writes as the call fails, if anything
             reason = self.last_words() or str(error.details() if hasattr(error, "details") else error)
             raise PolicyPackError(
@@ -204,7 +211,16 @@ class PolicyPackProcess:
         assert self._process is not None and self._process.stdout is not None
         lines: queue.Queue[bytes] = queue.Queue()
         stdout = self._process.stdout
-        threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+
+        def port_then_drain() -> None:
+            lines.put(stdout.readline())
+            # Whatever the pack prints after its port (a policy's print()) is read and dropped: an unread
+            # pipe fills at 64 KiB and the pack would block mid-call (the engine forwards plugin output).
+            with contextlib.suppress(ValueError, OSError):
+                for _ in stdout:
+                    pass
+
+        threading.Thread(target=port_then_drain, daemon=True).start()
         try:
             first = lines.get(timeout=self._start_timeout)
         except queue.Empty:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from preflight.engine.pack import PackInfo
 
 
+_ABSENT = object()  # "environments" not given (null is given, and refused as the engine refuses it)
+
+
 class PolicyConfigError(Exception):
     """A policy config file is malformed or does not satisfy the policies' schemas."""
 
@@ -77,13 +80,13 @@ def parse_policy_config(text: str, label: str) -> dict[str, PolicyConfig]:
         return {}  # Go's json.Unmarshal of null into a map leaves it nil: no config
     if not isinstance(document, dict):
         raise PolicyConfigError([f"{label}: must be a JSON object of policy names to settings"])
-    _environments(label, document.pop("environments", None))
+    _environments(label, document.pop("environments", _ABSENT))
     entries = {name: _entry(label, name, value) for name, value in document.items()}
     return {name: entry for name, entry in entries.items() if entry.enforcement_level or entry.properties}
 
 
 def _environments(label: str, value: object) -> None:
-    if value is None:
+    if value is _ABSENT:
         return
     if not isinstance(value, list):
         raise PolicyConfigError([f'{label}: "environments" must be an array of strings, got {type(value).__name__}'])
@@ -195,7 +198,8 @@ def _go_message(error: jsonschema.ValidationError) -> str:
     expected: Any = error.validator_value
     instance: Any = error.instance
     if kind == "required":
-        missing = next((key for key in expected if key not in instance), "")
+        # jsonschema reports one error per missing key, its name quoted first in its message.
+        missing = str(error.message).split("'")[1] if error.message.startswith("'") else error.message
         return f"{missing} is required"
     text = {
         "type": lambda: f"Invalid type. Expected: {expected}, given: {_go_type(instance)}",

@@ -105,10 +105,10 @@ def decode_value(value: Any) -> Any:
     if signature == ARCHIVE_SIG:
         return Archive({**fields, **({"assets": decode(fields["assets"])} if "assets" in fields else {})})
     if signature == RESOURCE_SIG:
+        # An empty ID is an unknown one (rpc.go UnmarshalPropertyValue: id == "" becomes computed).
+        id_ = decode_value(fields["id"]) if "id" in fields else None
         return ResourceReference(
-            str(fields.get("urn", "")),
-            decode_value(fields["id"]) if "id" in fields else None,
-            str(fields.get("packageVersion", "")),
+            str(fields.get("urn", "")), UNKNOWN if id_ == "" else id_, str(fields.get("packageVersion", ""))
         )
     if signature == OUTPUT_SIG:
         return OutputValue(

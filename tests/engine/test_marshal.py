@@ -6,8 +6,11 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from preflight.engine import marshal
+from preflight.engine.levels import EnforcementLevel
+from preflight.engine.policy_config import PolicyConfig, validate
 from preflight.engine.resources import EngineResource, ProviderReference
 from preflight.engine.values import (
+    RESOURCE_SIG,
     SECRET_SIG,
     SIG_KEY,
     UNKNOWN,
@@ -77,3 +80,18 @@ def test_property_dependencies_without_urns_are_dropped_and_the_provider_id_is_n
         marshal.analyze_request(EngineResource("urn:c", "x:index:C", "c", False, {}, {}), {}).HasField("provider")
         is False
     )
+
+
+def test_a_reference_with_an_empty_id_is_an_unknown_one() -> None:
+    # rpc.go UnmarshalPropertyValue: a resource reference whose id is "" is computed.
+    decoded = decode({"r": {SIG_KEY: RESOURCE_SIG, "urn": "urn:x", "id": ""}})
+    assert decoded == {"r": ResourceReference("urn:x", UNKNOWN)}
+    assert wire(decoded) == {"r": UNKNOWN_SENTINEL}
+
+
+def test_required_errors_name_each_missing_key_as_gojsonschema_does() -> None:
+    config = {"p": PolicyConfig(EnforcementLevel.ADVISORY, {})}
+    lines = validate(
+        "p", {"properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a", "b"]}, config
+    )
+    assert sorted(lines) == ["p: a is required", "p: b is required"]

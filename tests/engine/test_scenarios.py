@@ -85,6 +85,7 @@ def test_analyze_stack_sees_the_stack_its_outputs_and_the_object_graph() -> None
     assert found["topLevelParentIsStack"] is True and found["childParent"] == "group"
     assert found["secondDependsOnFirst"] == ["first"]
     assert found["stackHasProvider"] is False
+    assert found["groupOutputs"] == ["childState"]  # a component's outputs are what it registered
     # A stack diagnostic naming no resource of the stack is the root stack's (analyze_snapshot.go).
     assert probe["urn"] == ROOT_STACK
 
@@ -110,6 +111,11 @@ def test_the_provider_is_sent_by_urn_without_its_id_and_components_have_none() -
         "urn": "urn:pulumi:dev::scenarios::pulumi:providers:test::default",
     }
     assert seen("preview", "group")["provider"] is None
+    # An explicit provider is used as given and has no provider itself; no default provider is made for it.
+    with_mine = seen("preview", "with-mine")["provider"]
+    assert (with_mine["name"], with_mine["type"], with_mine["keys"]) == ("mine", "pulumi:providers:test", ["region"])
+    assert seen("preview", "mine")["provider"] is None
+    assert not [d for d in judged("preview")["diagnostics"] if "pulumi:providers:pulumi" in d["urn"]]
     assert seen("preview", "group-child")["parent"] == "urn:pulumi:dev::scenarios::test:index:Group::group"
 
 
@@ -184,6 +190,7 @@ def test_a_duplicate_urn_is_refused_with_the_engines_message(tmp_path: Path) -> 
         ('{"state-not-one": {"enforcementLevel": null}}', 2, "is not a valid enforcement level; must be a string"),
         ('{"environments": ["org/secrets"]}', 2, "Pulumi ESC environments"),
         ('{"environments": "org"}', 2, '"environments" must be an array of strings'),
+        ('{"environments": null}', 2, '"environments" must be an array of strings'),
         ('{"all": {"x": 1}}', 2, 'invalid enforcement level ""'),
         ('{"state-not-one": {}}', 1, ""),  # dropped
         # config.go validation, printed as pkg/engine/update.go prints it (two spaces after the version;
@@ -241,3 +248,23 @@ def test_a_policy_that_raises_fails_the_run_with_one_line(tmp_path: Path) -> Non
     assert done.returncode == 2, done.stderr
     assert "failed to run policy (AnalyzeStack over the stack)" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_program_that_exits_fails_with_one_line_not_a_pass(tmp_path: Path) -> None:
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: scenarios\nruntime: python\n")
+    (program / "__main__.py").write_text("import sys\nsys.exit(0)\n")
+    done = preflight(program=program)
+    assert done.returncode == 2, done.stdout
+    assert "the program called sys.exit(0)" in done.stderr and done.stdout == ""
+
+
+def test_a_project_without_a_name_is_bad_input(tmp_path: Path) -> None:
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("runtime: python\n")
+    (program / "__main__.py").write_text("import pulumi\n")
+    done = preflight(program=program)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("Pulumi.yaml: name: a Pulumi project needs a name")
