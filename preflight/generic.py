@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -77,6 +78,9 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     project_file = project_dir / "Pulumi.yaml"
     if not project_file.is_file():
         raise ValueError(f"{project_file}: no Pulumi.yaml here; -C must name a Pulumi project directory")
+    # Like the CLI's -C (pkg/cmd/pulumi/pulumi.go: os.Chdir before the command runs): the program runs
+    # there, and relative --policy-pack and --policy-pack-config paths are read from there.
+    os.chdir(project_dir)
     project = read_yaml_mapping(project_file, str).data
     if not isinstance(project.get("name"), str) or not project["name"]:
         raise ValueError(f"{project_file}: name: a Pulumi project needs a name")

@@ -268,3 +268,30 @@ def test_a_project_without_a_name_is_bad_input(tmp_path: Path) -> None:
     done = preflight(program=program)
     assert done.returncode == 2
     assert done.stderr.strip().endswith("Pulumi.yaml: name: a Pulumi project needs a name")
+
+
+def test_relative_pack_paths_are_read_from_the_project_directory_as_with_the_cli() -> None:
+    # pkg/cmd/pulumi/pulumi.go: -C changes directory before the command runs.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preflight",
+            "-C",
+            "program",
+            "--stack",
+            "dev",
+            "--policy-pack",
+            "../pack",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=SCENARIOS,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # judged: state-not-one blocks
+    assert json.loads(done.stdout)["project"] == "scenarios"
