@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from preflight import generic
 from preflight.baseline import BaseError, Baseline, RevisionBaseline, read_states
+from preflight.commandline import EXIT_OK, EXIT_VIOLATIONS, OneLineParser, UsageError, guarded
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess
 from preflight.engine.policy_config import PolicyConfigError
 from preflight.mockrun import Phase, ProgramError
@@ -29,21 +28,8 @@ from preflight.runner import Layout, LoadedStack, StackResult, load_stacks, pref
 from settings.errors import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
-EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 FORMATS = tuple(renderers())
-
-
-class UsageError(Exception):
-    """Options that do not fit together."""
-
-
 BAD_INPUT = (SettingsError, PolicyPackError, PolicyConfigError, ProgramError, UsageError, ReportWriteError, BaseError)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, and the documented code for broken input (argparse's own is also 2, with usage).
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
 def _hourly_rate(text: str) -> float:
@@ -58,7 +44,7 @@ def _hourly_rate(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    cli = _Parser(prog="preflight", description=__doc__.split("\n\n")[0])
+    cli = OneLineParser(prog="preflight", description=__doc__.split("\n\n")[0])
     cli.add_argument("stacks", nargs="*", help="stack names (default: every stacks/Pulumi.<stack>.yaml)")
     cli.add_argument("--format", action="append", choices=FORMATS, default=[], help="report format; repeatable")
     cli.add_argument(
@@ -106,22 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(a in ("-C", "--cwd") or a.startswith(("-C", "--cwd=")) for a in arguments):
         return generic.main(arguments)  # any Pulumi Python project, with the CLI's own flags
     args = parser().parse_args(arguments)
-    try:
-        return _run(args)
-    except BAD_INPUT as error:
-        if args.debug:
-            traceback.print_exc()
-        print(str(error), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - the last line of defence: one line and a distinct code
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"preflight: internal error (a bug in preflight, not in your input): {type(error).__name__}: {error}; "
-            "rerun with --debug for the traceback",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL_ERROR
+    return guarded(lambda: _run(args), bad_input=BAD_INPUT, debug=args.debug)
 
 
 def _run(args: argparse.Namespace) -> int:

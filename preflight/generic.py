@@ -18,11 +18,11 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from preflight.commandline import EXIT_OK, EXIT_VIOLATIONS, OneLineParser, UsageError, guarded
 from preflight.engine.driver import PolicyReport
 from preflight.engine.levels import CLI_VERDICT
 from preflight.engine.pack import PolicyPackError, PolicyPackProcess, StackIdentity
@@ -32,18 +32,12 @@ from preflight.mockrun import EchoMocks, Phase, ProgramError, ProgramRun, Record
 from settings.errors import SettingsError
 from settings.stack_file import read_stack_config, read_yaml_mapping
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
-BAD_INPUT = (SettingsError, PolicyPackError, PolicyConfigError, ProgramError, ValueError)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+BAD_INPUT = (SettingsError, PolicyPackError, PolicyConfigError, ProgramError, UsageError)
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line (the Pulumi CLI's own flag names)."""
-    cli = _Parser(prog="preflight -C", description="Offline policy-checked preview of any Pulumi Python project.")
+    cli = OneLineParser(prog="preflight -C", description="Offline policy-checked preview of any Pulumi Python project.")
     cli.add_argument("-C", "--cwd", dest="cwd", type=Path, required=True, help="the project directory")
     cli.add_argument("-s", "--stack", required=True, help="the stack name")
     cli.add_argument("--policy-pack", type=Path, required=True, help="a Python policy pack directory")
@@ -57,18 +51,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     """Entry point; returns the exit code."""
     args = parser().parse_args(argv)
-    try:
-        run, report = _judge(args)
-    except BAD_INPUT as error:
-        if args.debug:
-            traceback.print_exc()
-        print(str(error), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - the last line of defence: one line and a distinct code
-        if args.debug:
-            traceback.print_exc()
-        print(f"preflight: internal error: {type(error).__name__}: {error}; rerun with --debug", file=sys.stderr)
-        return EXIT_INTERNAL_ERROR
+    return guarded(lambda: _report(args), bad_input=BAD_INPUT, debug=args.debug)
+
+
+def _report(args: argparse.Namespace) -> int:
+    run, report = _judge(args)
     sys.stdout.write(render_json(run, report) if args.format == "json" else render_text(run, report))
     return EXIT_VIOLATIONS if report.mandatory else EXIT_OK
 
@@ -77,13 +64,13 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     project_dir: Path = args.cwd.resolve()
     project_file = project_dir / "Pulumi.yaml"
     if not project_file.is_file():
-        raise ValueError(f"{project_file}: no Pulumi.yaml here; -C must name a Pulumi project directory")
+        raise UsageError(f"{project_file}: no Pulumi.yaml here; -C must name a Pulumi project directory")
     # Like the CLI's -C (pkg/cmd/pulumi/pulumi.go: os.Chdir before the command runs): the program runs
     # there, and relative --policy-pack and --policy-pack-config paths are read from there.
     os.chdir(project_dir)
     project = read_yaml_mapping(project_file, str).data
     if not isinstance(project.get("name"), str) or not project["name"]:
-        raise ValueError(f"{project_file}: name: a Pulumi project needs a name")
+        raise UsageError(f"{project_file}: name: a Pulumi project needs a name")
     main_path = project_dir / str(project.get("main") or ".")
     program_dir, main = (main_path.parent, main_path.name) if main_path.suffix == ".py" else (main_path, "__main__.py")
     stack_dir = project_dir / str(project.get("stackConfigDir") or ".")

@@ -18,9 +18,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from components.contract import env_lines, offline_contracts
+from preflight.commandline import EXIT_OK, OneLineParser, UsageError, guarded
 from preflight.emulator import EmulatorConfigError, emulator_config
 from preflight.mockrun import ProgramError, run_program
 from preflight.routing import program_filters, receivers, routing
@@ -30,23 +31,13 @@ from settings.model import StackSettings
 from settings.stack_file import StackConfig, load_stack_file
 
 REPO = Path(__file__).resolve().parents[1]
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 2, 3
 COMMANDS = ("contract", "emulator", "route")
-
-
-class BadInputError(Exception):
-    """One line for stderr: what is wrong and what is allowed."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line of the three commands."""
-    cli = _Parser(prog="python -m preflight", description=__doc__.split("\n\n")[0])
-    commands = cli.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    cli = OneLineParser(prog="python -m preflight", description=__doc__.split("\n\n")[0])
+    commands = cli.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     contract = commands.add_parser("contract", help="a service's contract (or every service's)")
     contract.add_argument("stack")
     contract.add_argument("service", nargs="?", help="one service (default: all, as a map; json only)")
@@ -67,22 +58,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def load(layout: Layout, stack: str) -> tuple[StackConfig, StackSettings]:
-    """A stack's validated config; BadInputError naming the file when it is missing or invalid."""
+    """A stack's validated config; UsageError naming the file when it is missing or invalid."""
     path = layout.stack_file(stack)
     if not path.is_file():
         known = ", ".join(layout.discover_stacks()) or "(none)"
-        raise BadInputError(f"{layout.relative(path)}: file not found; stacks here: {known}")
+        raise UsageError(f"{layout.relative(path)}: file not found; stacks here: {known}")
     try:
         return load_stack_file(path, layout.project_file, stack=stack, shown=layout.relative)
     except SettingsError as error:
-        raise BadInputError("; ".join(error.lines)) from None
+        raise UsageError("; ".join(error.lines)) from None
 
 
 def _service(layout: Layout, stack: str, settings: StackSettings, name: str | None) -> str | None:
     names = [service.name for service in settings.services]
     if name is not None and name not in names:
         where = layout.relative(layout.stack_file(stack))
-        raise BadInputError(f"{where}: services: no service '{name}'; services here: {', '.join(names)}")
+        raise UsageError(f"{where}: services: no service '{name}'; services here: {', '.join(names)}")
     return name
 
 
@@ -94,7 +85,7 @@ def _client_ids(layout: Layout, path: Path | None) -> dict[str, str | None]:
         services: dict[str, Any] = outputs["services"]
         return {name: (contract.get("identity") or {}).get("clientId") for name, contract in services.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise BadInputError(
+        raise UsageError(
             f"{layout.relative(path)}: not the JSON of `pulumi stack output --json` with a `services` map ({error})"
         ) from None
 
@@ -107,7 +98,7 @@ def contract_command(layout: Layout, args: argparse.Namespace) -> str:
     if args.format == "env":
         if name is None:
             services = ", ".join(contracts)
-            raise BadInputError(f"--format env: give one service (one .env file each); services here: {services}")
+            raise UsageError(f"--format env: give one service (one .env file each); services here: {services}")
         return "\n".join(env_lines(contracts[name])) + "\n"
     return json.dumps(contracts[name] if name else contracts, indent=2) + "\n"
 
@@ -118,7 +109,7 @@ def emulator_command(layout: Layout, args: argparse.Namespace) -> str:
     try:
         built = emulator_config(settings)
     except EmulatorConfigError as error:
-        raise BadInputError(f"{layout.relative(layout.stack_file(args.stack))}: {error}") from None
+        raise UsageError(f"{layout.relative(layout.stack_file(args.stack))}: {error}") from None
     for difference in built.differences:
         print(f"emulator differs from Azure: {difference}", file=sys.stderr)
     if args.output is None:
@@ -126,7 +117,7 @@ def emulator_command(layout: Layout, args: argparse.Namespace) -> str:
     try:
         args.output.write_text(built.text(), encoding="utf-8")
     except OSError as error:
-        raise BadInputError(f"{args.output}: cannot write: {error.strerror}") from None
+        raise UsageError(f"{args.output}: cannot write: {error.strerror}") from None
     print(f"wrote {args.output}", file=sys.stderr)
     return ""
 
@@ -137,11 +128,11 @@ def route_command(layout: Layout, args: argparse.Namespace) -> str:
     try:
         run = run_program(layout.root, config.project, args.stack, engine_config(config), sorted(config.secret_keys))
     except ProgramError as error:
-        raise BadInputError(f"{layout.relative(layout.stack_file(args.stack))}: {error}") from None
+        raise UsageError(f"{layout.relative(layout.stack_file(args.stack))}: {error}") from None
     routes = routing(settings, run)
     if args.event_type not in routes.known_event_types:
         where = layout.relative(layout.stack_file(args.stack))
-        raise BadInputError(
+        raise UsageError(
             f"{where}: event type '{args.event_type}' is neither published nor consumed; known event types: "
             f"{', '.join(routes.known_event_types)}"
         )
@@ -157,16 +148,9 @@ def main(argv: Sequence[str], root: Path = REPO) -> int:
     args = parser().parse_args(list(argv))
     layout = Layout(root)
     handlers = {"contract": contract_command, "emulator": emulator_command, "route": route_command}
-    try:
-        text = handlers[args.command](layout, args)
-    except BadInputError as error:
-        print(f"preflight {args.command}: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - a bug here must still end in one line, like preflight's code 3
-        print(
-            f"preflight {args.command}: internal error (a bug in preflight): {type(error).__name__}: {error}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL_ERROR
-    sys.stdout.write(text)
-    return EXIT_OK
+
+    def command() -> int:
+        sys.stdout.write(handlers[args.command](layout, args))
+        return EXIT_OK
+
+    return guarded(command, bad_input=(UsageError,), prefix=f"preflight {args.command}: ")
