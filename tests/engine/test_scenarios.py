@@ -18,19 +18,24 @@ import pytest
 from tests.support import REPO
 
 SCENARIOS = REPO / "tests" / "fixtures" / "engine"
-PACK = ("--policy-pack", str(SCENARIOS / "pack"))
 ROOT_STACK = "urn:pulumi:dev::scenarios::pulumi:pulumi:Stack::scenarios-dev"
 
 
 def preflight(
-    *extra: str, program: Path = SCENARIOS / "program", config: Path | None = None
+    *extra: str,
+    program: Path | str = SCENARIOS / "program",
+    pack: Path | str = SCENARIOS / "pack",
+    config: Path | None = None,
+    output: str = "json",
+    cwd: Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m preflight -C <program> --stack dev --policy-pack <pack> --format <output> ...``, as typed."""
     command = [sys.executable, "-m", "preflight", "-C", str(program), "--stack", "dev"]
-    command += ["--policy-pack", str(SCENARIOS / "pack"), "--format", "json", *extra]
+    command += ["--policy-pack", str(pack), "--format", output, *extra]
     if config is not None:
         command += ["--policy-pack-config", str(config)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=False)
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=120, check=False)
 
 
 @cache
@@ -225,15 +230,7 @@ def test_an_initial_config_entry_without_a_level_makes_the_policy_advisory() -> 
 
 
 def test_the_text_report_says_what_the_cli_would_exit_with() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "preflight", "-C", str(SCENARIOS / "program"), "--stack", "dev", *PACK],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-        check=False,
-    )
+    done = preflight(output="text")
     assert done.returncode == 1
     assert "fails `pulumi preview` and `pulumi up` (exit code 1, not the declared 5" in done.stdout
 
@@ -272,26 +269,6 @@ def test_a_project_without_a_name_is_bad_input(tmp_path: Path) -> None:
 
 def test_relative_pack_paths_are_read_from_the_project_directory_as_with_the_cli() -> None:
     # pkg/cmd/pulumi/pulumi.go: -C changes directory before the command runs.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "preflight",
-            "-C",
-            "program",
-            "--stack",
-            "dev",
-            "--policy-pack",
-            "../pack",
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=SCENARIOS,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-        check=False,
-    )
+    done = preflight(program="program", pack="../pack", cwd=SCENARIOS)
     assert done.returncode == 1, done.stderr  # judged: state-not-one blocks
     assert json.loads(done.stdout)["project"] == "scenarios"
