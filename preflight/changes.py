@@ -95,7 +95,7 @@ class ResourceState:
             resource.parent,
             resource.protect,
             resource.custom,
-            tuple(resource.options.get("aliases", ())),
+            resource.aliases,
         )
 
     @classmethod

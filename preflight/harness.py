@@ -34,8 +34,7 @@ def engine_resource(resource: RecordedResource) -> EngineResource:
         dependencies=resource.dependencies,
         property_dependencies=resource.property_dependencies,
         provider=ProviderReference.parse(resource.provider),
-        options=resource.resource_options,
-        id=resource.id or "",
+        options=resource.options,
     )
 
 

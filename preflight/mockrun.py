@@ -40,7 +40,7 @@ from pulumi.runtime.settings import ROOT, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
 from preflight.engine.resources import STACK_TYPE, CustomTimeouts, ResourceOptions
-from preflight.engine.values import UNKNOWN, Secret, decode, plain
+from preflight.engine.values import UNKNOWN, UNKNOWN_SENTINEL, Secret, decode, plain
 
 MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -110,14 +110,20 @@ class RecordedResource:
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     id: str | None
-    protect: bool
     provider: str
     dependencies: tuple[str, ...]
     property_dependencies: dict[str, tuple[str, ...]]
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ResourceOptions = field(default_factory=ResourceOptions)
+    """The options as the engine sends them to policies (aliases: none, as in a first deployment)."""
+    aliases: tuple[str, ...] = ()
+    """Every alias the program declares, resolved to a URN: what a change against a base must follow."""
     raw_inputs: dict[str, Any] = field(default_factory=dict)
     raw_outputs: dict[str, Any] = field(default_factory=dict)
-    resource_options: ResourceOptions = field(default_factory=ResourceOptions)
+
+    @property
+    def protect(self) -> bool:
+        """The ``protect`` option."""
+        return self.options.protect
 
     @property
     def engine_added(self) -> bool:
@@ -375,7 +381,6 @@ class RecordingMonitor(mocks.MockMonitor):
             inputs=plain(inputs),
             outputs=plain(inputs),
             id=None,
-            protect=False,
             provider="",
             dependencies=(),
             property_dependencies={},
@@ -418,11 +423,10 @@ class RecordingMonitor(mocks.MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace) if request.deleteBeforeReplaceDefined else None,
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
             # The engine sends only the aliases that matched a resource of the old state (step_generator.go);
-            # a mock run has no old state. The resolved aliases stay in ``options`` for the change rules.
+            # a mock run has no old state. The resolved aliases are the record's ``aliases``.
             aliases=(),
             custom_timeouts=_timeouts(request.customTimeouts) if request.HasField("customTimeouts") else None,
             parent=request.parent,
-            retain_on_delete=bool(request.retainOnDelete),
         )
         package = request.type.split(":", 1)[0]
         provider = request.provider or (
@@ -439,27 +443,20 @@ class RecordingMonitor(mocks.MockMonitor):
             inputs=plain(inputs),
             outputs=plain(state),
             id=id_,
-            protect=bool(request.protect),
             provider=provider,
             dependencies=tuple(request.dependencies),
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
-            options={
-                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
-                "ignoreChanges": list(request.ignoreChanges),
-                "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                "retainOnDelete": bool(request.retainOnDelete),
-                "aliases": [self._alias_urn(alias, request) for alias in request.aliases],
-            },
+            options=options,
+            aliases=tuple(self._alias_urn(alias, request) for alias in request.aliases),
             raw_inputs=inputs,
             raw_outputs=state,
-            resource_options=options,
         )
         with self._lock:
             self._append(record)
 
 
 # The default provider's ID is only known once the engine has registered it; nothing offline reads it.
-UNKNOWN_PROVIDER_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN_PROVIDER_ID = UNKNOWN_SENTINEL
 
 
 def default_provider_urn(project: str, stack: str, package: str, version: str) -> str:

@@ -32,7 +32,6 @@ class ResourceOptions:
     """Alias URNs, resolved the way the engine resolves alias specs."""
     custom_timeouts: CustomTimeouts | None = None
     parent: str = ""
-    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,6 @@ class EngineResource:
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     provider: ProviderReference | None = None
     options: ResourceOptions = field(default_factory=ResourceOptions)
-    id: str = ""
 
     @property
     def is_provider(self) -> bool:

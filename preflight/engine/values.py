@@ -136,18 +136,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
-
-
-def contains_unknowns(value: Any) -> bool:
-    """Whether any part of the value is not known yet."""
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, Secret):
-        return contains_unknowns(value.value)
-    if isinstance(value, OutputValue):
-        return contains_unknowns(value.value)
-    if isinstance(value, Mapping):
-        return any(contains_unknowns(item) for item in value.values())
-    if isinstance(value, list):
-        return any(contains_unknowns(item) for item in value)
-    return False

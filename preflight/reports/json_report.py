@@ -61,7 +61,12 @@ def _stack(result: StackResult, context: ReportContext) -> dict[str, Any]:
                 "dependencies": sorted(r.dependencies),
                 "propertyDependencies": {k: sorted(v) for k, v in sorted(r.property_dependencies.items())},
                 "provider": r.provider or None,
-                "options": r.options,
+                "options": {
+                    "deleteBeforeReplace": bool(r.options.delete_before_replace),
+                    "ignoreChanges": list(r.options.ignore_changes),
+                    "additionalSecretOutputs": list(r.options.additional_secret_outputs),
+                    "aliases": list(r.aliases),
+                },
                 "inputs": r.inputs,
             }
             for r in sorted(run.resources, key=lambda r: r.urn)  # registration order varies between runs

@@ -226,7 +226,7 @@ def subscription_id(run: ProgramRun, name: str) -> str | None:
 
 def alias_names(resource: RecordedResource) -> list[str]:
     """The logical names in a resource's aliases."""
-    return sorted({str(alias).rsplit("::", 1)[1] for alias in resource.options.get("aliases", [])})
+    return sorted({str(alias).rsplit("::", 1)[1] for alias in resource.aliases})
 
 
 def test_every_prod_role_assignment_is_named_from_its_scope_principal_and_role(prod: ProgramRun) -> None:

@@ -275,7 +275,7 @@ def test_autoscale_follows_cpu_between_valid_unit_counts_and_the_namespace_lets_
     assert {r["scaleAction"]["type"] for r in profile["rules"]} == {"ServiceAllowedNextValue"}
     assert {r["metricTrigger"]["metricName"] for r in profile["rules"]} == {"NamespaceCpuUsage"}
     # Azure moves the capacity; the next update must not move it back.
-    assert only(stack.run, NAMESPACE).options["ignoreChanges"] == ["sku.capacity"]
+    assert only(stack.run, NAMESPACE).options.ignore_changes == ("sku.capacity",)
 
 
 def test_geo_replication_names_the_primary_and_the_secondary_region() -> None:
