@@ -100,6 +100,7 @@ class RevisionBaseline(Baseline):
     def __init__(self, layout: Layout, revision: str, stacks: Sequence[str]) -> None:
         commit = _commit(layout.root, revision)
         super().__init__(f"{revision} ({commit[:12]})")
+        self._layout = layout
         self._directory = Path(tempfile.mkdtemp(prefix="preflight-base-"))
         self._running: dict[str, subprocess.Popen[str]] = {}
         try:
@@ -148,14 +149,14 @@ class RevisionBaseline(Baseline):
 
     def _collect(self, stack: str, process: subprocess.Popen[str]) -> Base:
         assert process.stdout is not None and process.stderr is not None
-        out, err = process.stdout.read(), process.stderr.read()
-        process.wait()
+        out, err = process.communicate()  # both pipes at once: a chatty base program must not block on one
         try:
             answer = json.loads(out)
         except ValueError:
             raise BaseError(f"base {self.label}: stack {stack}: the program run failed: {err.strip()[-500:]}") from None
         if "error" in answer:
-            raise BaseError(f"base {self.label}: stacks/Pulumi.{stack}.yaml: the program failed: {answer['error']}")
+            shown = self._layout.relative(self._layout.stack_file(stack))
+            raise BaseError(f"base {self.label}: {shown}: the program failed: {answer['error']}")
         return Base(self.label, tuple(ResourceState.from_export(r) for r in answer["resources"]))
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from preflight.changes import (
 from preflight.engine.driver import Diagnostic
 from preflight.engine.levels import EnforcementLevel
 from preflight.engine.policy_config import PolicyConfigError, load_policy_config
+from preflight.locate import service_index
 from settings.model import StackSettings
 
 NS = "azure-native:servicebus:Namespace"
@@ -86,12 +87,8 @@ def _lower(value: object) -> str:
 
 def _service_key(settings: StackSettings, state: ResourceState, *tail: str) -> KeyPath:
     """The head stack's service entry a resource belongs to, else the services list."""
-    subscription = state.inputs.get("subscriptionName")
-    principal = _lower(state.inputs.get("principalId"))
-    for index, service in enumerate(settings.services):
-        if subscription == settings.names.subscription(service.name) or principal == _lower(service.principal_id):
-            return ("services", index, *tail)
-    return ("services",)
+    index = service_index(settings, state.inputs)
+    return ("services",) if index is None else ("services", index, *tail)
 
 
 def _locks(changes: StackChanges) -> list[ResourceState]:
@@ -171,10 +168,12 @@ def check_namespace_replaced(context: ChangeContext) -> Iterator[Finding]:
     for change in context.changes.of_kind(ChangeKind.REPLACE, ChangeKind.DELETE):
         if change.type != NS:
             continue
-        because = ", ".join(change.replace_keys) or "it is no longer in the program"
+        because = (
+            f"{', '.join(change.replace_keys)} changed" if change.replace_keys else "it is no longer in the program"
+        )
         yield Finding(
             change.urn,
-            f"Namespace '{change.name}' would be deleted ({because} changed): every topic, subscription and "
+            f"Namespace '{change.name}' would be deleted ({because}): every topic, subscription and "
             "queued message in it is lost, and a protected namespace stops the update. Keep workload, "
             "environment, location and instance as they are; to move, deploy a new stack and retire this one.",
             ("workload",),

@@ -10,9 +10,10 @@ failing that the file's first line.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,16 +33,18 @@ class Location:
     key: str | None
 
 
-def _service_index(settings: StackSettings, resource: RecordedResource | None) -> int | None:
-    if resource is None:
-        return None
-    # Each resource that belongs to one service carries that service's Azure name or identity.
-    subscription = resource.inputs.get("subscriptionName")
-    principal = resource.inputs.get("principalId")
+def service_index(settings: StackSettings, inputs: Mapping[str, Any]) -> int | None:
+    """The service entry a resource belongs to: it carries that service's subscription name or principal.
+
+    Principal IDs are GUIDs, compared without case; a service with no ``principalId`` (its identity is
+    made by the stack) matches by subscription only.
+    """
+    subscription = inputs.get("subscriptionName")
+    principal = str(inputs.get("principalId") or "").lower()
     for index, service in enumerate(settings.services):
         if subscription == settings.names.subscription(service.name):
             return index
-        if principal is not None and principal == str(service.principal_id):
+        if principal and service.principal_id is not None and principal == str(service.principal_id).lower():
             return index
     return None
 
@@ -55,7 +58,7 @@ def setting_path(setting: str, settings: StackSettings, resource: RecordedResour
     path: KeyPath = [part for part in head.split(".") if part]
     if not _:
         return path
-    index = _service_index(settings, resource)
+    index = service_index(settings, resource.inputs) if resource is not None else None
     if index is None:
         return path
     return [*path, index, *(part for part in tail.split(".") if part)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from preflight.engine.driver import Diagnostic
 from preflight.engine.levels import EnforcementLevel
-from preflight.locate import locate, setting_path
+from preflight.locate import locate, service_index, setting_path
 from preflight.mockrun import run_program
 from settings.stack_file import load_stack_file
 from tests.support import FIXTURE_STACKS_DIR, PROJECT_FILE, REPO
@@ -45,3 +45,16 @@ def test_a_service_setting_for_a_resource_of_no_service_points_at_the_services_l
     assert setting_path("services[].delivery.lockDuration", settings, None) == ["services"]
     assert setting_path("namespace.tier", settings, None) == ["namespace", "tier"]
     assert setting_path("", settings, None) is None
+
+
+def test_a_resource_without_a_principal_is_not_taken_for_a_service_without_one() -> None:
+    # A service whose identity the stack makes has no principalId; a resource with no principalId (a
+    # topic, a removed service's subscription) must not match it, and GUIDs match whatever their case.
+    stack_file = REPO / "tests" / "fixtures" / "identity" / "stacks" / "Pulumi.dev.yaml"
+    _, settings = load_stack_file(stack_file, PROJECT_FILE)
+    names = [service.name for service in settings.services]
+    assert service_index(settings, {"topicName": "sbt-mlpipe-events"}) is None
+    assert service_index(settings, {"subscriptionName": "sbts-gone", "principalId": None}) is None
+    upper = {"principalId": "C2B8E7F1-9D34-4A6E-B1F0-5E7A3C2D1F33"}
+    assert service_index(settings, upper) == names.index("inference")
+    assert service_index(settings, {"subscriptionName": "sbts-training"}) == names.index("training")
