@@ -140,6 +140,7 @@ class RevisionBaseline(Baseline):
         assert process.stdin is not None
         process.stdin.write(json.dumps(request))
         process.stdin.close()
+        process.stdin = None  # sent and closed: communicate() later only reads
         self._running[stack] = process
 
     def stack(self, stack: str) -> Base | None:
