@@ -351,8 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 [*preflight, "bench", "--root", str(passing), *reports], REPO, size_runs, env=warm_env
             )
             times[size] = wall
-            markdown_chars = len((tmp / f"{size}.md").read_text())
-            table.row(f"preflight, {size} services, passing (markdown {markdown_chars:,} chars)", wall, sdk, rss)
+            markdown_bytes = len((tmp / f"{size}.md").read_bytes())
+            table.row(f"preflight, {size} services, passing (markdown {markdown_bytes:,} bytes)", wall, sdk, rss)
             violating = generated_root(tmp, size, violating=True)
             command = [*preflight, "bench", "--root", str(violating), *reports]
             bad, bad_rss = median_of(command, REPO, size_runs, codes=(1,), env=warm_env)

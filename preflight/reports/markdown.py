@@ -8,7 +8,7 @@ violation.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from preflight.change_rules import RULES
 from preflight.engine.driver import Diagnostic
@@ -23,33 +23,44 @@ from preflight.reports.common import (
     resource_name,
     verdict_word,
 )
-from preflight.routing import gaps, routing
+from preflight.routing import Routing, gaps, routing
 from preflight.runner import StackResult
 
-GITHUB_COMMENT_LIMIT = 65_536
+COMMENT_BUDGET_BYTES = 63_000
+"""How large the report may be, in UTF-8 bytes: GitHub takes 65,536 characters, but the comment action
+(.github/actions/pr-comment) cuts anything over 65,000 bytes, and report.yml first adds a header of
+about 400 bytes and 3 bytes after every @. Emoji and arrows take 3-4 bytes each, so characters
+are the wrong measure."""
 MARKER = "<!-- ml-messaging-preflight -->"
 _SAFETY = 512  # room for the trimming notes themselves
 _ROWS_PER_RULE = 5
 
 
-def render(results: Sequence[StackResult], context: ReportContext, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """The report, at most ``limit`` characters."""
-    full = _document(results, context)
-    if len(full) <= limit:
+def render(results: Sequence[StackResult], context: ReportContext, limit: int = COMMENT_BUDGET_BYTES) -> str:
+    """The report, at most ``limit`` bytes of UTF-8."""
+    # Routing is worked out once per stack, not once per trimming attempt (it is linear in filters).
+    routed = {result.stack.name: _routed(result) for result in results}
+    full = _document(results, context, routed)
+    if _size(full) <= limit:
         return full
     # Give the plans whatever room is left, dropping diagrams and then tables if that is not enough.
     for diagrams, tables in ((True, True), (False, True), (False, False)):
-        fixed = _document(results, context, plan_chars=0, diagrams=diagrams, tables=tables)
-        room = max(0, limit - len(fixed) - _SAFETY) // max(1, len(results))
-        text = _document(results, context, plan_chars=room, diagrams=diagrams, tables=tables)
-        if len(text) <= limit:
+        fixed = _document(results, context, routed, plan_chars=0, diagrams=diagrams, tables=tables)
+        room = max(0, limit - _size(fixed) - _SAFETY) // max(1, len(results))
+        text = _document(results, context, routed, plan_chars=room, diagrams=diagrams, tables=tables)
+        if _size(text) <= limit:
             return text
     return text  # only verdicts and violations are left; they are never cut
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def _document(
     results: Sequence[StackResult],
     context: ReportContext,
+    routed: Mapping[str, tuple[list[str], str]],
     *,
     plan_chars: int | None = None,
     diagrams: bool = True,
@@ -62,7 +73,10 @@ def _document(
         "judged it over the Analyzer protocol. A real `pulumi preview` also validates against Azure and diffs "
         "real state.\n"
     )
-    sections = [_stack(result, context, plan_chars=plan_chars, diagrams=diagrams, tables=tables) for result in results]
+    sections = [
+        _stack(result, context, routed[result.stack.name], plan_chars=plan_chars, diagrams=diagrams, tables=tables)
+        for result in results
+    ]
     return "\n".join([head, *sections])
 
 
@@ -73,6 +87,7 @@ def _headline(failed: Sequence[str]) -> str:
 def _stack(
     result: StackResult,
     context: ReportContext,
+    routed: tuple[list[str], str],
     *,
     plan_chars: int | None,
     diagrams: bool,
@@ -98,9 +113,10 @@ def _stack(
         parts += ["<details><summary>Resources by type</summary>", "", "| type | count |", "|---|---:|"]
         parts += [f"| `{type_}` | {count} |" for type_, count in count_by_type(result.run).items()]
         parts += ["", "</details>", ""]
-    parts += _routing_gaps(result)
+    gap_lines, diagram = routed
+    parts += gap_lines
     if diagrams:
-        parts += ["### Routing", "", "```mermaid", _mermaid(result), "```", ""]
+        parts += ["### Routing", "", "```mermaid", diagram, "```", ""]
     else:
         parts += ["_Routing diagram omitted to fit GitHub's comment limit; see the JSON report._", ""]
     parts += [
@@ -173,12 +189,18 @@ def _changes(result: StackResult, context: ReportContext) -> list[str]:
     return lines
 
 
-def _routing_gaps(result: StackResult) -> list[str]:
+def _routed(result: StackResult) -> tuple[list[str], str]:
+    """A stack's routing gaps and its routing diagram, from one evaluation of its filters."""
+    routes = routing(result.stack.settings, result.run)
+    return _routing_gaps(routes), _mermaid(result, routes)
+
+
+def _routing_gaps(routes: Routing) -> list[str]:
     """Published event types no subscription receives (dropped by the broker) and consumers nobody feeds.
 
     Never trimmed: each is a message lost or a service waiting for nothing.
     """
-    found = gaps(routing(result.stack.settings, result.run))
+    found = gaps(routes)
     lines: list[str] = []
     if found.unreceived:
         events = ", ".join(f"`{event}`" for event in found.unreceived)
@@ -236,8 +258,7 @@ def _node(kind: str, name: str) -> str:
     return f"{kind}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
 
 
-def _mermaid(result: StackResult) -> str:
-    routes = routing(result.stack.settings, result.run)
+def _mermaid(result: StackResult, routes: Routing) -> str:
     settings = result.stack.settings
     topic = _node("topic", routes.topic)
     # The largest accepted message differs by tier (Standard 256 KB, Premium 1024 KB or as configured):

@@ -10,6 +10,7 @@ import importlib.resources
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -202,9 +203,9 @@ def test_markdown_trims_the_plan_never_the_verdict_or_violations(tls_root: Path)
     context = ReportContext(layout, Rates())
     full = markdown.render([result], context)
     assert "plan trimmed" not in full
-    limit = len(full) - 600
+    limit = len(full.encode()) - 600
     trimmed = markdown.render([result], context, limit=limit)
-    assert len(trimmed) <= limit
+    assert len(trimmed.encode()) <= limit
     assert "plan trimmed to fit GitHub's comment limit" in trimmed
     assert "## ❌ `prod`: FAIL" in trimmed
     assert "allows TLS 1.0" in trimmed
@@ -216,7 +217,7 @@ def test_a_large_pipeline_stays_under_githubs_comment_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A pipeline "too large for the comment" at a scaled-down limit: the same trimming as 400 services
-    # against GitHub's 65,536 characters, for a tenth of the mock run. The bench
+    # against the comment's byte budget, for a tenth of the mock run. The bench
     # (preflight/bench.py) renders the markdown of 500 services at the real limit and prints its size.
     root = make_root(tmp_path)
     services = [{"name": f"svc-{i:03d}", "consumes": ["data.ingested"], "publishes": [f"evt.{i}"]} for i in range(20)]
@@ -225,14 +226,14 @@ def test_a_large_pipeline_stays_under_githubs_comment_limit(
     sizes: dict[str, int] = {}
 
     def render_at_half_size(results: Sequence[StackResult], context: ReportContext) -> str:
-        sizes["full"] = len(full_render(results, context, limit=sys.maxsize))
+        sizes["full"] = len(full_render(results, context, limit=sys.maxsize).encode())
         sizes["limit"] = sizes["full"] // 2
         return full_render(results, context, limit=sizes["limit"])
 
     monkeypatch.setattr(markdown, "render", render_at_half_size)
     code, out, err = run(capsys, "dev", "--root", str(root), "--format", "markdown")
     assert code == 0, err
-    assert sizes["full"] > sizes["limit"] >= len(out)
+    assert sizes["full"] > sizes["limit"] >= len(out.encode())
     assert "## ✅ `dev`: PASS" in out
     assert "Routing diagram omitted to fit GitHub's comment limit" in out or "plan trimmed" in out
 
@@ -370,3 +371,11 @@ def test_reports_are_byte_identical_from_run_to_run(
     first, second = reports(tmp_path / "one"), reports(tmp_path / "two")
     assert len(first) == 4
     assert first == second
+
+
+def test_the_markdown_budget_fits_under_the_comment_actions_cut() -> None:
+    # report.yml adds a header (about 400 bytes) before the pr-comment action cuts bodies over its
+    # threshold; the report's own budget must leave room for both, or the cut would split the report.
+    action = (REPO / ".github" / "actions" / "pr-comment" / "action.yml").read_text()
+    threshold = int(re.search(r'wc -c < "\$BODY_FILE"\)" -gt (\d+)', action).group(1))  # type: ignore[union-attr]
+    assert threshold >= markdown.COMMENT_BUDGET_BYTES + 1_000
