@@ -10,7 +10,6 @@ file every rule is mandatory. Sources: docs/day2.md.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,13 @@ from preflight.changes import (
 )
 from preflight.engine.driver import Diagnostic
 from preflight.engine.levels import EnforcementLevel
-from preflight.engine.policy_config import PolicyConfigError, load_policy_config
+from preflight.engine.policy_config import (
+    PolicyConfig,
+    PolicyConfigError,
+    apply_layer,
+    closest_hint,
+    load_policy_config,
+)
 from preflight.locate import service_index
 from settings.model import StackSettings
 
@@ -323,29 +328,24 @@ def rule_names() -> list[str]:
 
 
 def load_levels(path: Path, shown: str) -> dict[str, EnforcementLevel]:
-    """Enforcement level per rule for one stack: defaults, then ``all``, then named entries."""
-    levels = {rule.name: rule.default_level for rule in RULES}
-    if not path.is_file():
-        return levels
-    given = load_policy_config(path, shown)
+    """Enforcement level per rule for one stack: defaults, then ``all``, then named entries (the policy
+    config's own layering, ``apply_layer``)."""
+    defaults = {rule.name: PolicyConfig(rule.default_level) for rule in RULES}
+    given = load_policy_config(path, shown) if path.is_file() else {}
     problems = []
     for name, config in given.items():
-        if name != "all" and name not in levels:
-            close = difflib.get_close_matches(name, rule_names(), n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
+        if name != "all" and name not in defaults:
+            hint = closest_hint(name, rule_names())
             problems.append(f"{shown}: {name}: no such change rule; {hint}allowed: all, {', '.join(rule_names())}")
         elif config.enforcement_level not in (None, *LEVELS):
             allowed = ", ".join(level.value for level in LEVELS)
             problems.append(f"{shown}: {name}: '{config.enforcement_level}' is not one of {allowed}")
     if problems:
         raise PolicyConfigError(problems)
-    everything = given.get("all")
-    if everything is not None and everything.enforcement_level:
-        levels = dict.fromkeys(levels, everything.enforcement_level)
-    for name, config in given.items():
-        if name != "all" and config.enforcement_level:
-            levels[name] = config.enforcement_level
-    return levels
+    return {
+        name: config.enforcement_level or EnforcementLevel.MANDATORY
+        for name, config in apply_layer(defaults, given).items()
+    }
 
 
 def evaluate(

@@ -6,7 +6,7 @@ before any report is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +14,9 @@ from typing import Protocol
 from preflight.change_rules import ChangeDiagnostic, evaluate, load_levels
 from preflight.changes import ResourceState, StackChanges, diff
 from preflight.engine.driver import PolicyReport
+from preflight.engine.levels import EnforcementLevel
 from preflight.engine.pack import PolicyPackProcess, StackIdentity
+from preflight.engine.policy_config import PolicyConfigError
 from preflight.harness import DIY_ORGANIZATION, judge_while_running
 from preflight.mockrun import MOCK_SUBSCRIPTION_ID, Phase, ProgramRun, RecordedResource, run_program
 from settings.errors import SettingsError
@@ -73,6 +75,8 @@ class LoadedStack:
     settings: StackSettings
     stack_file: str
     policy_config: Path
+    change_levels: Mapping[str, EnforcementLevel]
+    """The change rules' levels (``policies/changes/<stack>.json``), read with everything else up front."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class StackResult:
 
 
 def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
-    """Validate every named stack (file, YAML, schema, policy config present); one error line each."""
+    """Validate every named stack (file, YAML, schema, policy config present, change-rule levels); one
+    error line each, before anything runs."""
     known = layout.discover_stacks()
     loaded: list[LoadedStack] = []
     errors: list[str] = []
@@ -119,7 +124,13 @@ def load_stacks(layout: Layout, names: Sequence[str]) -> list[LoadedStack]:
                 "every stack file needs a policy config with the same stem"
             )
             continue
-        loaded.append(LoadedStack(name, config, settings, layout.relative(path), policy_config))
+        change_config = layout.change_config(name)
+        try:
+            levels = load_levels(change_config, layout.relative(change_config))
+        except PolicyConfigError as error:
+            errors.extend(error.lines)
+            continue
+        loaded.append(LoadedStack(name, config, settings, layout.relative(path), policy_config, levels))
     if errors:
         raise SettingsError(errors)
     return loaded
@@ -188,9 +199,7 @@ def preflight_stack(
     if base is None:
         return StackResult(stack, run, policies)
     changes = diff(base.resources, [ResourceState.from_recorded(r) for r in run.resources], base.label)
-    change_config = layout.change_config(stack.name)
-    levels = load_levels(change_config, layout.relative(change_config))
-    return StackResult(stack, run, policies, changes, tuple(evaluate(changes, stack.settings, levels)))
+    return StackResult(stack, run, policies, changes, tuple(evaluate(changes, stack.settings, stack.change_levels)))
 
 
 def engine_config(config: StackConfig) -> dict[str, str]:

@@ -153,7 +153,7 @@ def reconcile_config(
         )
     if unknown:
         raise PolicyConfigError(
-            f"{source}: {name}: no such policy in pack {pack.name}; {_closest(name, names)}"
+            f"{source}: {name}: no such policy in pack {pack.name}; {closest_hint(name, names)}"
             f"allowed: all, {', '.join(names)}"
             for name in unknown
         )
@@ -169,7 +169,7 @@ def reconcile_config(
         for policy in pack.policies
     }
     for layer in (pack.initial_config, given):
-        result = _apply(result, layer)
+        result = apply_layer(result, layer)
     errors = sorted(
         f"{prefix}{line}" for policy in pack.policies for line in validate(policy.name, policy.config_schema, result)
     )
@@ -229,12 +229,14 @@ def _go_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _closest(name: str, names: Sequence[str]) -> str:
+def closest_hint(name: str, names: Sequence[str]) -> str:
+    """``did you mean <name>? `` for a near miss, else nothing."""
     close = difflib.get_close_matches(name, names, n=1)
     return f"did you mean {close[0]}? " if close else ""
 
 
-def _apply(result: dict[str, PolicyConfig], layer: Mapping[str, PolicyConfig]) -> dict[str, PolicyConfig]:
+def apply_layer(result: dict[str, PolicyConfig], layer: Mapping[str, PolicyConfig]) -> dict[str, PolicyConfig]:
+    """One layer over the current config: ``all``'s level on every entry, then each named entry."""
     everything = layer.get("all")
     if everything is not None and everything.enforcement_level:
         result = {name: PolicyConfig(everything.enforcement_level, cfg.properties) for name, cfg in result.items()}

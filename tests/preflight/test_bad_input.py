@@ -400,6 +400,17 @@ def test_a_bad_policy_config_is_named_relative_to_the_repository(
     assert str(root) not in err
 
 
+def test_a_bad_change_rule_config_is_refused_before_anything_runs(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Read with the stack, not only when a base is given: a typo must not wait for the first pull request.
+    change_file = f"policies/changes/{STACK}.json"
+    (root / change_file).parent.mkdir(parents=True, exist_ok=True)
+    (root / change_file).write_text('{"no-such-rule": "mandatory"}', encoding="utf-8")
+    code, out, err = preflight(root, capsys, STACK)
+    assert_refused(code, out, err, change_file, "no-such-rule", "no such change rule")
+
+
 def test_a_policy_config_that_is_not_utf8_is_refused(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (root / POLICY_FILE).write_bytes(b'{"all": "advisory\xff"}')
     code, out, err = preflight(root, capsys, STACK)
