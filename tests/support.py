@@ -62,6 +62,18 @@ def raw_services(stack: str, stacks_dir: Path = FIXTURE_STACKS_DIR) -> list[dict
     return [dict(service) for service in services]
 
 
+NOT_COPIED = shutil.ignore_patterns(".git", ".nox", ".venv", "venv", "__pycache__", "*_cache", "reports")
+
+
+def template_copy(tmp_path: Path) -> Path:
+    """The repository as it is in the working tree, with the template's stacks (the fixtures): where a
+    test follows the README literally without depending on what the shipped stacks hold."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO, root, ignore=NOT_COPIED)
+    overlay_fixtures(root)
+    return root
+
+
 def overlay_fixtures(root: Path) -> None:
     """Replace a repository copy's stacks, policy configs and deploy workflow by the fixture ones."""
     shutil.rmtree(root / "stacks", ignore_errors=True)

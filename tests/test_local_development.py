@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import jsonschema
 import yaml
 
 from preflight.emulator import schema
-from tests.support import REPO
+from tests.support import REPO, template_copy
 
 README = (REPO / "README.md").read_text()
 SECTION = README.split("## Local development\n", 1)[1].split("\n## ", 1)[0]
@@ -25,6 +26,10 @@ def commands() -> list[str]:
 
 
 def test_each_preflight_command_runs(tmp_path: Path) -> None:
+    # In a copy with the template's stacks: the README names dev, training and model.trained, which a
+    # user's first edit to stacks/ may rename.
+    root = template_copy(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(root)}
     ran = 0
     for command in commands():
         if not command.startswith(PREFLIGHT):
@@ -37,7 +42,7 @@ def test_each_preflight_command_runs(tmp_path: Path) -> None:
             words[words.index("--output") + 1] = str(tmp_path / "Config.json")
         # The session runs `python -m preflight` with these arguments (noxfile.py, preflight).
         result = subprocess.run(
-            [sys.executable, "-m", "preflight", *words], cwd=REPO, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "preflight", *words], cwd=root, env=env, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, (command, result.stderr)
         if target is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -32,11 +31,10 @@ from tests.invariants import (
     load_workflow,
     needs_of,
 )
-from tests.support import FIXTURE_STACKS, REPO, overlay_fixtures
+from tests.support import FIXTURE_STACKS, REPO, template_copy
 
 README = REPO / "README.md"
 # Never copied: environments, caches and git's own files.
-NOT_COPIED = shutil.ignore_patterns(".git", ".nox", ".venv", "venv", "__pycache__", "*_cache", "reports")
 # Recipes may only edit files; anything else in an `sh` block needs a decision on how to test it.
 FILE_EDITS = {"cp", "mv", "rm", "sed"}
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
@@ -71,10 +69,7 @@ def recipe(heading: str) -> Recipe:
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
     """The repository as it is in the working tree, with the template's stacks (the fixtures)."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO, root, ignore=NOT_COPIED)
-    overlay_fixtures(root)
-    return root
+    return template_copy(tmp_path)
 
 
 def assert_still_green(root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
