@@ -107,7 +107,7 @@ def references(resource: PolicyResource, key: str, target: PolicyResource, targe
     During a real preview a new resource's name or ID is unknown, but the engine still reports the
     property dependency, so that is checked first.
     """
-    if any(dep.urn == target.urn for dep in resource.property_dependencies.get(key, [])):
+    if depends_on(resource, key, target):
         return True
     ok, value = known_value(resource.props, key)
     if not ok or not isinstance(value, str):
@@ -204,26 +204,22 @@ def is_namespace_id(value: Any, namespace: PolicyResource) -> bool:
     return value.lower().rstrip("/").endswith(f"/providers/microsoft.servicebus/namespaces/{name.lower()}")
 
 
-def points_at_namespace(resource: PolicyResource, key: str, namespace: PolicyResource, *path: str) -> bool:
-    """Whether ``resource.props[key]`` (or a string found at ``path`` inside it, lists walked) is the
-    namespace's ID: by property dependency first (IDs are unknown during a first preview), else by value."""
+def points_at_namespace(resource: PolicyResource, key: str, namespace: PolicyResource) -> bool:
+    """Whether ``resource.props[key]`` (a string, or a list of them) is the namespace's ID: by property
+    dependency first (IDs are unknown during a first preview), else by value."""
     if depends_on(resource, key, namespace):
         return True
     try:
-        values = _walk(value_at(resource.props, key), path)
-        return any(is_namespace_id(value, namespace) for value in values)
+        value = value_at(resource.props, key)
+        return any(is_namespace_id(item, namespace) for item in (value if is_list(value) else [value]))
     except UnknownValueError:
         return False
 
 
-def _walk(value: Any, path: tuple[str, ...]) -> list[Any]:
-    if is_list(value):
-        return [found for item in value for found in _walk(item, path)]
-    if not path:
-        return [value]
-    if not isinstance(value, Mapping):
-        return []
-    return _walk(value.get(path[0]), path[1:])
+def in_namespace(resource: PolicyResource, namespace: PolicyResource) -> bool:
+    """Whether a namespace child (topic, subscription, rule set, DR config) names ``namespace`` in its
+    ``namespaceName``: by property dependency, else by the namespace's name."""
+    return references(resource, "namespaceName", namespace, ("namespaceName", "name"))
 
 
 def quietly(check: Callable[..., T], *args: Any, unknown: T) -> T:

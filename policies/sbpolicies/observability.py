@@ -1,7 +1,10 @@
 """Observability: resource logs leave the namespace, and every subscription has its alerts.
 
 Sources: Azure Policy f8d36e2f and PSRule Azure.ServiceBus.AuditLogs (resource logs); Microsoft
-"Monitor Azure Service Bus" (DeadletteredMessages and ActiveMessages metrics, split by EntityName).
+"Monitor Azure Service Bus" and "Azure Service Bus monitoring data reference" (DeadletteredMessages and
+ActiveMessages count a queue's or topic's messages, split by the EntityName dimension, whose values are
+the namespace's queues and topics: a subscription is not one, so an alert covers a subscription by
+naming its topic).
 """
 
 from __future__ import annotations
@@ -15,18 +18,19 @@ from sbpolicies.common import (
     Meta,
     Targets,
     depends_on,
+    in_namespace,
     known_value,
     label,
     namespaces,
     of_type,
     points_at_namespace,
     quietly,
-    references,
     stack_policy,
     value_at,
 )
 
 MONITOR_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/monitor-service-bus"
+MONITOR_REFERENCE = "https://learn.microsoft.com/azure/service-bus-messaging/monitor-service-bus-reference"
 _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
 
 RESOURCE_LOGS = Meta(
@@ -79,11 +83,14 @@ SUBSCRIPTION_ALERTS = Meta(
     severity=Severity.MEDIUM,
     remediation=(
         "Add monitor.MetricAlert resources scoped to the namespace, one on DeadletteredMessages and one on "
-        "ActiveMessages, each with an EntityName dimension naming the topic (or the subscription), enabled, "
-        "with an action group."
+        "ActiveMessages, each with an EntityName dimension naming the subscription's topic (EntityName "
+        "takes queue and topic names, never a subscription's), enabled, with an action group."
     ),
-    source="Microsoft 'Monitor Azure Service Bus' (DeadletteredMessages, ActiveMessages, dimension EntityName)",
-    url=MONITOR_DOC,
+    source=(
+        "Microsoft 'Azure Service Bus monitoring data reference' (DeadletteredMessages, ActiveMessages; "
+        "dimension EntityName: the namespace's queues and topics)"
+    ),
+    url=MONITOR_REFERENCE,
 )
 _ALERT_METRICS = {"DeadletteredMessages": "dead-letter", "ActiveMessages": "backlog"}
 
@@ -92,27 +99,26 @@ def _criteria(alert: PolicyResource) -> list[Mapping[str, Any]]:
     return [c for c in value_at(alert.props, "criteria", "allOf") or [] if isinstance(c, Mapping)]
 
 
-def _names_entity(alert: PolicyResource, criterion: Mapping[str, Any], entities: list[PolicyResource]) -> bool:
-    """Whether the criterion's EntityName dimension names the topic or the subscription (by value, or by
-    property dependency while the names are unknown)."""
+def _names_topic(alert: PolicyResource, criterion: Mapping[str, Any], topics: list[PolicyResource]) -> bool:
+    """Whether the criterion's EntityName dimension names one of ``topics``: by value, or by property
+    dependency while the dimension's values or the topic's name are unknown (preview). EntityName takes
+    queue and topic names only (Microsoft's monitoring data reference), so a subscription's name never
+    counts."""
     for dimension in value_at(criterion, "dimensions") or []:
         if str(value_at(dimension, "name") or "").lower() != "entityname":
             continue
+        depends = any(depends_on(alert, "criteria", topic) for topic in topics)
         ok, values = known_value(dimension, "values")
         if not ok:
-            return any(depends_on(alert, "criteria", entity) for entity in entities)
-        wanted = set()
-        for entity in entities:
-            for key in ("subscriptionName", "topicName"):
-                if entity.resource_type.endswith(":Subscription") and key == "topicName":
-                    continue
-                ok, name = known_value(entity.props, key)
-                if ok and isinstance(name, str):
-                    wanted.add(name.lower())
-        if wanted & {str(v).lower() for v in values or []}:
-            return True
-        if any(depends_on(alert, "criteria", entity) for entity in entities):
-            return True
+            return depends
+        named = {str(v).lower() for v in values or []}
+        for topic in topics:
+            ok, name = known_value(topic.props, "topicName")
+            if not ok:
+                if depends:
+                    return True  # the topic's name is not known yet: the dependency is all there is
+            elif isinstance(name, str) and name.lower() in named:
+                return True
     return False
 
 
@@ -123,12 +129,12 @@ def _live(alert: PolicyResource) -> bool:
     return not ok or bool(actions)
 
 
-def _alerts_on(alert: PolicyResource, metric: str, entities: list[PolicyResource]) -> bool:
-    """Whether an alert watches ``metric`` for the topic or subscription (unknown values count as yes)."""
+def _alerts_on(alert: PolicyResource, metric: str, topics: list[PolicyResource]) -> bool:
+    """Whether an alert watches ``metric`` for the subscription's topic (unknown values count as yes)."""
 
     def check() -> bool:
         return _live(alert) and any(
-            c.get("metricName") == metric and _names_entity(alert, c, entities) for c in _criteria(alert)
+            c.get("metricName") == metric and _names_topic(alert, c, topics) for c in _criteria(alert)
         )
 
     return quietly(check, unknown=True)
@@ -141,19 +147,19 @@ def check_subscription_alerts(args: StackValidationArgs, report: ReportViolation
     for namespace in namespaces(args.resources):
         own = [a for a in alerts if points_at_namespace(a, "scopes", namespace)]
         for subscription in of_type(args.resources, "servicebus", "Subscription"):
-            if not references(subscription, "namespaceName", namespace, ("namespaceName", "name")):
+            if not in_namespace(subscription, namespace):
                 continue
             topic = topics.of(subscription, "topicName")
             missing = []
             for metric, what in _ALERT_METRICS.items():
-                covered = any(_alerts_on(alert, metric, [subscription, *topic]) for alert in own)
+                covered = any(_alerts_on(alert, metric, topic) for alert in own)
                 if not covered:
                     missing.append(f"a {what} alert ({metric})")
             if missing:
                 who = label("Subscription", subscription.name, subscription.props, "subscriptionName")
                 report(
                     f"{who} lacks {' and '.join(missing)}; required: an enabled monitor.MetricAlert with an "
-                    "action group, scoped to the namespace, with an EntityName dimension naming its topic or it.",
+                    "action group, scoped to the namespace, with an EntityName dimension naming its topic.",
                     subscription.urn,
                 )
 

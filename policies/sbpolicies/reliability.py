@@ -15,6 +15,7 @@ from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArg
 
 from sbpolicies.common import (
     Meta,
+    in_namespace,
     is_type,
     known_value,
     label,
@@ -23,7 +24,6 @@ from sbpolicies.common import (
     parse_duration,
     points_at_namespace,
     quietly,
-    references,
     resource_policy,
     schema,
     show,
@@ -275,7 +275,7 @@ def _replicated(namespace: PolicyResource) -> bool:
 
 
 def _paired(config: PolicyResource, namespace: PolicyResource) -> bool:
-    if not references(config, "namespaceName", namespace, ("namespaceName", "name")):
+    if not in_namespace(config, namespace):
         return False
     ok, partner = known_value(config.props, "partnerNamespace")
     return not ok or bool(partner) or bool(config.property_dependencies.get("partnerNamespace"))

@@ -28,6 +28,7 @@ from sbpolicies.common import (
     ROLE_NAMES,
     Meta,
     depends_on,
+    in_namespace,
     is_list,
     is_namespace_id,
     is_type,
@@ -36,7 +37,6 @@ from sbpolicies.common import (
     namespaces,
     of_type,
     quietly,
-    references,
     resource_policy,
     schema,
     stack_policy,
@@ -131,7 +131,10 @@ PUBLIC_NETWORK = Meta(
         "NamespaceNetworkRuleSet with defaultAction Deny and the allowed IP ranges (never a /0 range); a "
         "rule set behind a Disabled namespace must not set publicNetworkAccess Enabled."
     ),
-    source="Azure Policy cbd11fd3; Checkov CKV_AZURE_204",
+    source=(
+        "Azure Policy cbd11fd3; Checkov CKV_AZURE_204; a rule set's publicNetworkAccess is the namespace's "
+        "(pulumi/pulumi-azure-native#4825, fixed by #4832: no longer sent when unset)"
+    ),
     url="https://learn.microsoft.com/azure/service-bus-messaging/network-security",
     anchors=("AzurePolicy:cbd11fd3", "Checkov:CKV_AZURE_204"),
 )
@@ -159,7 +162,7 @@ def check_public_network(args: StackValidationArgs, report: ReportViolation) -> 
     rule_sets = of_type(args.resources, "servicebus", "NamespaceNetworkRuleSet")
     for namespace in namespaces(args.resources):
         who = label("Namespace", namespace.name, namespace.props, "namespaceName")
-        own = [rs for rs in rule_sets if references(rs, "namespaceName", namespace, ("namespaceName", "name"))]
+        own = [rs for rs in rule_sets if in_namespace(rs, namespace)]
         open_ranges = {rs.urn: _open_ranges(rs) for rs in own}
         for rule_set in own:
             for mask in open_ranges[rule_set.urn]:
@@ -172,6 +175,10 @@ def check_public_network(args: StackValidationArgs, report: ReportViolation) -> 
         if not ok:
             continue  # unknown during preview: judged on the next run
         if access == "Disabled":
+            # The rule set's publicNetworkAccess is the namespace's own setting: "Enabled" there re-opens
+            # it. Unset is fine: since pulumi/pulumi-azure-native#4832 (fixing #4825) the provider no longer
+            # sends the spec default "Enabled" and Azure keeps the namespace's value; the pinned 3.29.0
+            # SDK leaves it out (namespace_network_rule_set.py), unlike Namespace's, which fills "Enabled".
             for rule_set in own:
                 ok, rs_access = known_value(rule_set.props, "publicNetworkAccess")
                 if ok and rs_access == "Enabled":

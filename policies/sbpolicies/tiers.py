@@ -16,9 +16,9 @@ from pulumi_policy import (
 
 from sbpolicies.common import (
     Meta,
+    in_namespace,
     is_type,
     label,
-    references,
     resource_policy,
     schema,
     show,
@@ -28,7 +28,8 @@ from sbpolicies.common import (
 
 PARTITIONS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/enable-partitions-premium"
 TIERS_DOC = "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-premium-messaging"
-# Published US list price seen in secondary sources, 2024-2025 (service-bus-facts.md): an estimate.
+# Published US list price seen in secondary sources, 2024-2025 (docs/azure-facts.md, "List prices
+# (estimates only)"): an estimate.
 PREMIUM_MONTHLY_ESTIMATE_USD = 677
 
 
@@ -63,7 +64,7 @@ PREMIUM_COST = Meta(
     description="Premium outside production is flagged for its cost.",
     severity=Severity.LOW,
     remediation="Use namespace.tier: Standard outside production unless a Premium feature is needed.",
-    source="Service Bus pricing (estimate, see service-bus-facts.md)",
+    source="Service Bus pricing (estimate, see docs/azure-facts.md 'List prices')",
     url="https://azure.microsoft.com/pricing/details/service-bus/",
     enforcement_level=EnforcementLevel.ADVISORY,
 )
@@ -130,7 +131,7 @@ def check_no_basic_with_topics(args: StackValidationArgs, report: ReportViolatio
     for namespace in namespaces:
         if value_at(namespace.props, "sku", "name") != "Basic":
             continue
-        owned = [t for t in topics if references(t, "namespaceName", namespace, ("namespaceName", "name"))]
+        owned = [t for t in topics if in_namespace(t, namespace)]
         if owned:
             who = label("Namespace", namespace.name, namespace.props, "namespaceName")
             report(f"{who} is Basic but has {len(owned)} topic(s); required: Standard or Premium.", namespace.urn)
