@@ -57,16 +57,7 @@ def test_the_markdown_report_lists_routing_gaps() -> None:
     from preflight.reports.markdown import _routing_gaps  # the section alone: the full report needs the pack
 
     stack = run_stack_file(REPO, IDENTITY_STACK_FILE)
-
-    class _Loaded:
-        settings = stack.settings
-
-    class _Result:
-        run = stack.run
-
-    result: Any = _Result()
-    result.stack = _Loaded()
-    lines = "\n".join(_routing_gaps(result))
+    lines = "\n".join(_routing_gaps(routing(stack.settings, stack.run)))
     assert "### Routing gaps" in lines
     assert "**Published, received by no subscription:** `data.audited`" in lines
     assert "Consumers no publisher feeds" not in lines
