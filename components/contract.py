@@ -15,16 +15,12 @@ from typing import Any
 
 import pulumi
 
-from settings.model import ServiceSettings, StackSettings, iso8601
+from settings.durations import iso8601
+from settings.model import ServiceSettings, StackSettings
+from settings.naming import fully_qualified_namespace
 
 CONTRACT_VERSION = 1
-SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
 # Its JSON Schema: contracts/service-contract.schema.json (tests validate every contract against it).
-
-
-def fully_qualified_namespace(namespace: str) -> str:
-    """``<namespace>.servicebus.windows.net``: the host azure-servicebus connects to."""
-    return f"{namespace}.{SERVICE_BUS_DNS_SUFFIX}"
 
 
 def service_contract(

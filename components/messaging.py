@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, servicebus
 
-from components.contract import fully_qualified_namespace
 from components.identity import ServiceIdentity, ServiceIdentityArgs
 from components.monitoring import autoscale, diagnostics, metric_alerts
 from components.networking import network_rule_set, private_endpoint
 from components.roles import ServiceBusRole, role_definition_id
+from settings.durations import iso8601
 from settings.features import TopicSettings
 from settings.model import (
     DeliverySettings,
@@ -36,9 +36,8 @@ from settings.model import (
     ServiceSettings,
     StackSettings,
     Tier,
-    iso8601,
 )
-from settings.naming import PipelineNames
+from settings.naming import PipelineNames, fully_qualified_namespace
 
 # Fixed namespace for deterministic role assignment GUIDs (same inputs, same assignment name).
 _ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1e4d0a-2b7c-4c8e-9f3a-5d6b7c8e9f01")
@@ -168,11 +167,6 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         self._network(namespace, child)
         self._monitoring(namespace, child)
         topic = self._topic(namespace, child)
-        subscription_id = (
-            authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).subscription_id
-            if any(service.has_identity for service in args.services)
-            else None
-        )
 
         self.namespace_name = namespace.name
         self.endpoint = namespace.name.apply(fully_qualified_namespace)
@@ -189,7 +183,10 @@ class ServiceBusPipeline(pulumi.ComponentResource):
             if service.has_identity:
                 self._collect_grants(grants, service, topic, subscription)
 
-        if subscription_id is not None:
+        if grants:
+            subscription_id = authorization.get_client_config_output(
+                opts=pulumi.InvokeOptions(parent=self)
+            ).subscription_id
             for grant in grants.values():
                 self._role_assignment(grant, subscription_id, child)
 
@@ -279,12 +276,13 @@ class ServiceBusPipeline(pulumi.ComponentResource):
                 args.tags,
                 child,
             )
-        if settings.autoscale is not None:
+        capacity = settings.effective_capacity
+        if settings.autoscale is not None and capacity is not None:  # autoscale is Premium only: it has a capacity
             autoscale(
                 self._name,
                 args.names,
                 settings.autoscale,
-                settings.effective_capacity or 1,
+                capacity,
                 namespace,
                 args.resource_group_name,
                 args.location,
@@ -372,7 +370,7 @@ class ServiceBusPipeline(pulumi.ComponentResource):
         for event_type in others:
             servicebus.Rule(
                 f"{prefix}-rule-{event_type}",
-                rule_name=f"evt-{event_type}",
+                rule_name=self._args.names.rule(event_type),
                 filter_type=servicebus.FilterType.CORRELATION_FILTER,
                 correlation_filter=servicebus.CorrelationFilterArgs(label=event_type),
                 namespace_name=namespace.name,

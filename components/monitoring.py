@@ -173,7 +173,7 @@ def autoscale(
         return monitor.ScaleRuleArgs(
             metric_trigger=monitor.MetricTriggerArgs(
                 metric_name="NamespaceCpuUsage",
-                metric_namespace="microsoft.servicebus/namespaces",
+                metric_namespace=SERVICE_BUS_METRIC_NAMESPACE,
                 metric_resource_uri=namespace.id,
                 operator=operator,
                 statistic=monitor.MetricStatisticType.AVERAGE,
@@ -189,7 +189,7 @@ def autoscale(
 
     return monitor.AutoscaleSetting(
         f"{name}-autoscale",
-        autoscale_setting_name=f"autoscale-{names.namespace}",
+        autoscale_setting_name=names.autoscale_setting,
         resource_group_name=resource_group_name,
         location=location,
         target_resource_uri=namespace.id,

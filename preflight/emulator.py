@@ -24,7 +24,8 @@ from typing import Any
 
 import jsonschema
 
-from settings.model import ServiceSettings, StackSettings, iso8601
+from settings.durations import iso8601
+from settings.model import ServiceSettings, StackSettings
 
 SCHEMA_PATH = Path(__file__).with_name("emulator-config.schema.json")
 # Config-schema.json: Namespaces[].Name is an enum of this one value.
@@ -56,12 +57,6 @@ class EmulatorConfig:
 
 def _clamp(value: timedelta, bounds: tuple[timedelta, timedelta]) -> timedelta:
     return min(max(value, bounds[0]), bounds[1])
-
-
-def rule_name(event_type: str) -> str:
-    """``evt-<event>``: the emulator's name pattern refuses ``$Default`` and names ending in '.', '-' or '_'."""
-    name = f"evt-{event_type}"
-    return name if name[-1].isalnum() else f"{name}0"
 
 
 class _Builder:
@@ -112,7 +107,7 @@ class _Builder:
             # OR-ed either way: the same messages arrive.
             "Rules": [
                 {
-                    "Name": rule_name(event),
+                    "Name": self.settings.names.rule(event),
                     "Properties": {"FilterType": "Correlation", "CorrelationFilter": {"Label": event}},
                 }
                 for event in service.consumes
@@ -137,8 +132,7 @@ class _Builder:
         settings = self.settings
         namespace = settings.namespace
         self.note(
-            f"namespace: '{EMULATOR_NAMESPACE}' on localhost instead of "
-            f"{settings.names.namespace}.servicebus.windows.net"
+            f"namespace: '{EMULATOR_NAMESPACE}' on localhost instead of {settings.names.fully_qualified_namespace}"
         )
         self.note(
             "authentication: the emulator takes only its fixed SAS connection string (UseDevelopmentEmulator=true), "

@@ -41,6 +41,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from preflight.engine.resources import STACK_TYPE, CustomTimeouts, ResourceOptions
 from preflight.engine.values import UNKNOWN, UNKNOWN_SENTINEL, Secret, decode, plain
+from settings.naming import fully_qualified_namespace
 
 MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -205,7 +206,7 @@ class AzureMocks(pulumi.runtime.Mocks):
         resource_id = self._arm_id(args.typ, azure_name, args.inputs, self._subscription_id)
         state = {**args.inputs, "name": azure_name, "id": resource_id}
         if args.typ == "azure-native:servicebus:Namespace":
-            state["serviceBusEndpoint"] = f"https://{azure_name}.servicebus.windows.net:443/"
+            state["serviceBusEndpoint"] = f"https://{fully_qualified_namespace(azure_name)}:443/"
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             # Entra assigns these on create; stable per identity so runs compare equal.
             state["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resource_id}#principal"))

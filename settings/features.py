@@ -17,7 +17,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
+from settings.durations import within
 from settings.errors import KeyedError
+from settings.naming import RESOURCE_GROUP_NAME_PATTERN, SERVICE_BUS_DNS_SUFFIX
 
 # Duplicate detection window: 20 seconds to 7 days, 10 minutes by default
 # (https://learn.microsoft.com/azure/service-bus-messaging/duplicate-detection).
@@ -39,10 +41,9 @@ MIN_AUTO_DELETE_ON_IDLE = timedelta(minutes=5)
 
 # The zone Azure's private DNS integration uses for Service Bus in the public cloud
 # (https://learn.microsoft.com/azure/private-link/private-endpoint-dns#integration).
-SERVICE_BUS_PRIVATE_DNS_ZONE = "privatelink.servicebus.windows.net"
+SERVICE_BUS_PRIVATE_DNS_ZONE = f"privatelink.{SERVICE_BUS_DNS_SUFFIX}"
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_GROUP = r"[-\w._()]{1,90}"
 _NAME = r"[^/\s<>]+"
 _EXAMPLE_PREFIX = "/subscriptions/<subscription-id>/resourceGroups/<group>/providers/"
 
@@ -50,7 +51,8 @@ _EXAMPLE_PREFIX = "/subscriptions/<subscription-id>/resourceGroups/<group>/provi
 def _arm_id(provider_path: str, what: str, example_tail: str) -> AfterValidator:
     """A resource ID of one type; placeholders (``<...>``) and other types fail with one readable line."""
     compiled = re.compile(
-        rf"/subscriptions/{_GUID}/resourceGroups/{_GROUP}/providers/{provider_path}", flags=re.IGNORECASE
+        rf"/subscriptions/{_GUID}/resourceGroups/{RESOURCE_GROUP_NAME_PATTERN}/providers/{provider_path}",
+        flags=re.IGNORECASE,
     )
 
     def check(value: str) -> str:
@@ -129,20 +131,10 @@ KeyUri = Annotated[str, AfterValidator(_key_uri)]
 IpRule = Annotated[str, AfterValidator(_ipv4_rule)]
 
 
-def _duration_within(low: timedelta, high: timedelta | None, what: str) -> AfterValidator:
-    def check(value: timedelta) -> timedelta:
-        if value < low or (high is not None and value > high):
-            upper = f" and at most {high}" if high is not None else ""
-            raise ValueError(f"{what} must be at least {low}{upper} (got {value})")
-        return value
-
-    return AfterValidator(check)
-
-
 DuplicateWindow = Annotated[
-    timedelta, _duration_within(MIN_DUPLICATE_WINDOW, MAX_DUPLICATE_WINDOW, "the duplicate detection window")
+    timedelta, within(MIN_DUPLICATE_WINDOW, MAX_DUPLICATE_WINDOW, "the duplicate detection window")
 ]
-AutoDeleteOnIdle = Annotated[timedelta, _duration_within(MIN_AUTO_DELETE_ON_IDLE, None, "autoDeleteOnIdle")]
+AutoDeleteOnIdle = Annotated[timedelta, within(MIN_AUTO_DELETE_ON_IDLE, None, "autoDeleteOnIdle")]
 
 
 class _Model(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -27,8 +28,11 @@ from pydantic.alias_generators import to_camel
 
 from settings.azure_regions import AS_OF as REGIONS_AS_OF
 from settings.azure_regions import AZURE_REGIONS
+from settings.durations import iso8601 as iso8601
+from settings.durations import within
 from settings.errors import KeyedError
 from settings.features import (
+    PREMIUM_DEFAULT_MAX_MESSAGE_KB,
     STANDARD_MAX_MESSAGE_KB,
     AlertsSettings,
     AutoDeleteOnIdle,
@@ -43,11 +47,19 @@ from settings.features import (
 from settings.identity import ManagedIdentitySettings
 from settings.naming import RESOURCE_GROUP_NAME, PipelineNames, namespace_name_problem
 
-# Azure: lockDuration default PT1M, max PT5M; autoDeleteOnIdle and TTL minimums per entity docs.
+# Subscription limits; sources and what they do not cover: docs/azure-facts.md, "Entity limits".
+# lockDuration: default 1 minute, "The maximum value is 5 minutes"
+# (https://learn.microsoft.com/azure/service-bus-messaging/message-transfers-locks-settlement#renew-locks).
 MAX_LOCK_DURATION = timedelta(minutes=5)
+# No Microsoft page found that states a minimum: PT5S is this repo's floor, not a documented Azure one.
 MIN_LOCK_DURATION = timedelta(seconds=5)
+# defaultMessageTimeToLive: "Range: 1 second - TimeSpan.MaxValue" (retired classic REST API, "Subscription
+# Description": https://learn.microsoft.com/previous-versions/azure/reference/hh780763(v=azure.100)).
 MIN_MESSAGE_TTL = timedelta(seconds=1)
-MAX_MESSAGE_TTL = timedelta(days=10675199)  # TimeSpan.MaxValue in whole days, Azure's ceiling
+MAX_MESSAGE_TTL = timedelta(days=10675199)  # TimeSpan.MaxValue in whole days
+# maxDeliveryCount: "Default value is 10. Minimum value is 1." (https://learn.microsoft.com/dotnet/api/
+# azure.messaging.servicebus.administration.queueproperties.maxdeliverycount); Microsoft states no maximum:
+# 2000 is this repo's ceiling.
 MAX_DELIVERY_COUNT_CEILING = 2000
 # Premium messaging units per partition (Azure REST API SBSku.capacity; docs/azure-facts.md).
 UNITS_PER_PARTITION = (1, 2, 4, 8, 16)
@@ -97,28 +109,6 @@ class PublicNetworkAccess(StrEnum):
     SECURED_BY_PERIMETER = "SecuredByPerimeter"
 
 
-def _within(low: timedelta, high: timedelta, what: str) -> AfterValidator:
-    def check(value: timedelta) -> timedelta:
-        if not low <= value <= high:
-            raise ValueError(f"{what} must be between {iso8601(low)} and {iso8601(high)} (got {iso8601(value)})")
-        return value
-
-    return AfterValidator(check)
-
-
-def iso8601(value: timedelta) -> str:
-    """Render a duration the way Azure's API expects it, e.g. ``PT1M`` or ``P14D``."""
-    days = value.days
-    seconds = value.seconds
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    time_part = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if amount)
-    date_part = f"{days}D" if days else ""
-    if not date_part and not time_part:
-        return "PT0S"
-    return f"P{date_part}" + (f"T{time_part}" if time_part else "")
-
-
 def shorten(value: str, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters: a message names a value, it does not echo a file."""
     shown = repr(value)
@@ -143,15 +133,17 @@ def _text_rule(pattern: str, rule: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-LockDuration = Annotated[timedelta, _within(MIN_LOCK_DURATION, MAX_LOCK_DURATION, "lockDuration")]
-MessageTtl = Annotated[timedelta, _within(MIN_MESSAGE_TTL, MAX_MESSAGE_TTL, "defaultMessageTimeToLive")]
-# Event types travel as the message subject (label); 46 characters at most so that the rule
-# name `evt-<event>` stays within Azure's 50-character limit for rules.
+LockDuration = Annotated[timedelta, within(MIN_LOCK_DURATION, MAX_LOCK_DURATION, "lockDuration")]
+MessageTtl = Annotated[timedelta, within(MIN_MESSAGE_TTL, MAX_MESSAGE_TTL, "defaultMessageTimeToLive")]
+# Event types travel as the message subject (label) and name the rule `evt-<event>` (PipelineNames.rule):
+# 46 characters at most and a letter or digit last, because a rule name has 1-50 characters and ends with
+# a letter or digit (docs/azure-facts.md, Names).
 EventType = Annotated[
     str,
     _text_rule(
-        r"[A-Za-z][A-Za-z0-9._-]{0,45}",
-        "an event type is 1-46 characters: letters, digits, '.', '_' and '-', starting with a letter",
+        r"[A-Za-z](?:[A-Za-z0-9._-]{0,44}[A-Za-z0-9])?",
+        "an event type is 1-46 characters: letters, digits, '.', '_' and '-', starting with a letter and "
+        "ending with a letter or digit",
     ),
 ]
 # A service name becomes part of `sbts-<service>` (subscription: 1-50 chars) and of RBAC names.
@@ -249,10 +241,22 @@ class ServiceSettings(_Model):
 
     @field_validator("publishes", "consumes")
     @classmethod
-    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _no_repeats(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         repeated = sorted(event for event, count in Counter(value).items() if count > 1)
         if repeated:
             raise ValueError(f"lists {', '.join(repeated)} more than once")
+        if info.field_name == "consumes":
+            # Each consumed event type names a rule evt-<event> (every one of them in the emulator), and
+            # Azure names ignore case (docs/azure-facts.md, Names): Bc and bc would be the same rule.
+            spellings: dict[str, list[str]] = {}
+            for event in value:
+                spellings.setdefault(event.lower(), []).append(event)
+            clashes = [" and ".join(events) for events in spellings.values() if len(events) > 1]
+            if clashes:
+                raise ValueError(
+                    f"lists {'; '.join(clashes)}, which differ only in case: each names a rule evt-<event> and "
+                    "Azure names ignore case; use one spelling"
+                )
         return value
 
     @model_validator(mode="after")
@@ -393,17 +397,17 @@ class NamespaceSettings(_Model):
 
     @model_validator(mode="after")
     def _autoscale_within_valid_units(self) -> NamespaceSettings:
-        scale = self.autoscale
-        if scale is None or self.tier is not Tier.PREMIUM:
+        scale, capacity = self.autoscale, self.effective_capacity
+        if scale is None or capacity is None:  # no capacity: Standard, which _premium_only_fields refuses
             return self
         allowed = ", ".join(str(units) for units in self.allowed_capacities)
         for key, units in (("minimumCapacity", scale.minimum_capacity), ("maximumCapacity", scale.maximum_capacity)):
             if units not in self.allowed_capacities:
                 raise KeyedError(f"autoscale.{key}", f"{units} is not one of {allowed}")
-        if not scale.minimum_capacity <= (self.effective_capacity or 1) <= scale.maximum_capacity:
+        if not scale.minimum_capacity <= capacity <= scale.maximum_capacity:
             raise KeyedError(
                 "capacity",
-                f"{self.effective_capacity} must lie between autoscale.minimumCapacity {scale.minimum_capacity} "
+                f"{capacity} must lie between autoscale.minimumCapacity {scale.minimum_capacity} "
                 f"and autoscale.maximumCapacity {scale.maximum_capacity}",
             )
         return self
@@ -683,10 +687,10 @@ class StackSettings(_Model):
 
     @property
     def max_message_size_in_kilobytes(self) -> int:
-        """The largest message the topic accepts: 256 KB on Standard, 1024 KB or the configured size on Premium."""
+        """The largest message the topic accepts: 256 KB on Standard, the configured size or 1024 KB on Premium."""
         if self.namespace.tier is not Tier.PREMIUM:
             return STANDARD_MAX_MESSAGE_KB
-        return self.topic.max_message_size_in_kilobytes or 1024
+        return self.topic.max_message_size_in_kilobytes or PREMIUM_DEFAULT_MAX_MESSAGE_KB
 
     @property
     def names(self) -> PipelineNames:

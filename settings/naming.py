@@ -45,7 +45,11 @@ NAMESPACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")
 NAMESPACE_FORBIDDEN_SUFFIXES = ("-sb", "-mgmt")
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
 SUBSCRIPTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
-RESOURCE_GROUP_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
+# Unanchored, so that it can also sit inside a resource ID pattern (settings/features.py).
+RESOURCE_GROUP_NAME_PATTERN = r"[-\w._()]{0,89}[-\w_()]"
+RESOURCE_GROUP_NAME = re.compile(rf"^{RESOURCE_GROUP_NAME_PATTERN}$")
+# Public-cloud DNS suffix of every namespace: its host is ``<namespace>.servicebus.windows.net``.
+SERVICE_BUS_DNS_SUFFIX = "servicebus.windows.net"
 
 
 def namespace_name_problem(name: str) -> str | None:
@@ -57,6 +61,11 @@ def namespace_name_problem(name: str) -> str | None:
     if name.lower().endswith(NAMESPACE_FORBIDDEN_SUFFIXES):
         return "must not end with '-sb' or '-mgmt'"
     return None
+
+
+def fully_qualified_namespace(namespace: str) -> str:
+    """``<namespace>.servicebus.windows.net``: the host azure-servicebus connects to."""
+    return f"{namespace}.{SERVICE_BUS_DNS_SUFFIX}"
 
 
 def region_code(location: str) -> str:
@@ -97,6 +106,20 @@ class PipelineNames:
         """``sbts-<service>``: the consuming service's own subscription."""
         return f"sbts-{service}"
 
+    @staticmethod
+    def rule(event_type: str) -> str:
+        """``evt-<event>``: the correlation rule for a consumed event type beyond a subscription's first.
+
+        Azure: 1-50 characters, ending with a letter or digit; settings.model.EventType keeps every event type
+        within that (at most 46 characters, ending with a letter or digit).
+        """
+        return f"evt-{event_type}"
+
+    @property
+    def fully_qualified_namespace(self) -> str:
+        """``<namespace>.servicebus.windows.net``: the namespace's host."""
+        return fully_qualified_namespace(self.namespace)
+
     def managed_identity(self, service: str) -> str:
         """``id-<workload>-<service>-<env>-<region>-<instance>``: a service's user-assigned identity (CAF ``id``).
 
@@ -134,6 +157,11 @@ class PipelineNames:
     def log_analytics_workspace(self) -> str:
         """``log-<workload>-<env>-<region>-<instance>``: a created Log Analytics workspace (CAF ``log``)."""
         return f"log-{self._suffix}"
+
+    @property
+    def autoscale_setting(self) -> str:
+        """``autoscale-<namespace>``: the namespace's autoscale setting (messaging units on CPU)."""
+        return f"autoscale-{self.namespace}"
 
     def metric_alert(self, metric: str) -> str:
         """``alert-<namespace>-<metric>``: one metric alert rule."""

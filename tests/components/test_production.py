@@ -274,6 +274,8 @@ def test_autoscale_follows_cpu_between_valid_unit_counts_and_the_namespace_lets_
     assert actions == [("Increase", "GreaterThan", 70), ("Decrease", "LessThan", 25)]
     assert {r["scaleAction"]["type"] for r in profile["rules"]} == {"ServiceAllowedNextValue"}
     assert {r["metricTrigger"]["metricName"] for r in profile["rules"]} == {"NamespaceCpuUsage"}
+    assert {r["metricTrigger"]["metricNamespace"] for r in profile["rules"]} == {"Microsoft.ServiceBus/namespaces"}
+    assert setting.inputs["autoscaleSettingName"] == "autoscale-sbns-mlpipe-prod-weu-001"
     # Azure moves the capacity; the next update must not move it back.
     assert only(stack.run, NAMESPACE).options.ignore_changes == ("sku.capacity",)
 

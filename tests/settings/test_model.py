@@ -280,6 +280,21 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str]] = [
         "more than once",
     ),
     (
+        "event type ending in a dot (its rule name would too)",
+        {"services": services_with(0, publishes=["b."])},
+        "ml-messaging:services[0].publishes[0]",
+        "ending with a letter or digit",
+    ),
+    (
+        "consumed event types differing only in case (rule names ignore case)",
+        {
+            "externalEventTypes": ["data.ingested", "Bc", "bc"],
+            "services": services_with(0, consumes=["data.ingested", "Bc", "bc"]),
+        },
+        "ml-messaging:services[0].consumes",
+        "Bc and bc, which differ only in case",
+    ),
+    (
         "local (SAS) auth enabled",
         {"namespace": namespace_with(localAuthEnabled=True)},
         "ml-messaging:namespace.localAuthEnabled",
@@ -341,3 +356,22 @@ def test_capacity_is_1_to_16_units_per_partition(partitions: int | None, capacit
 def test_capacity_zero_is_refused() -> None:
     message = rejection(namespace=namespace_with(capacity=0))
     assert f"{PROD_FILE}: ml-messaging:namespace.capacity: " in message
+
+
+@pytest.mark.parametrize("event", ["b", "b.c", "a-1", "x_y.Z9", "e" * 46])
+def test_event_types_that_name_valid_rules_are_accepted(event: str) -> None:
+    settings = validate(
+        externalEventTypes=["data.ingested", event], services=services_with(0, consumes=["data.ingested", event])
+    )
+    assert event in settings.services[0].consumes
+
+
+@pytest.mark.parametrize("event", ["b.", "b-", "b_", "1b", "e" * 47])
+def test_event_types_that_would_name_invalid_rules_are_refused(event: str) -> None:
+    assert "is not valid: an event type is 1-46 characters" in rejection(externalEventTypes=[event])
+
+
+def test_published_event_types_may_differ_in_case() -> None:
+    """Only consumed event types name rules; a publisher's subjects are plain message labels."""
+    settings = validate(services=services_with(0, publishes=["data.preprocessed", "Data.Preprocessed"]))
+    assert settings.services[0].publishes == ("data.preprocessed", "Data.Preprocessed")

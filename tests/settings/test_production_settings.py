@@ -108,6 +108,13 @@ INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
         "is not the resource ID of a subnet",
     ),
     (
+        "a subnet in a resource group whose name ends with a dot (Azure refuses it)",
+        "prod",
+        {"namespace": namespace("prod", privateNetworking={"subnetId": SUBNET.replace("/rg-net/", "/rg-net./")})},
+        "namespace.privateNetworking.subnetId",
+        "is not the resource ID of a subnet",
+    ),
+    (
         "a DNS zone with another name",
         "prod",
         {
@@ -216,7 +223,14 @@ INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
         "dev",
         {"topic": {"requiresDuplicateDetection": True, "duplicateDetectionHistoryTimeWindow": "P8D"}},
         "topic.duplicateDetectionHistoryTimeWindow",
-        "at most 7 days",
+        "must be between PT20S and P7D (got P8D)",
+    ),
+    (
+        "an autoDeleteOnIdle below 5 minutes",
+        "dev",
+        {"services": [{"name": "idle", "consumes": ["data.ingested"], "delivery": {"autoDeleteOnIdle": "PT1M"}}]},
+        "services[0].delivery.autoDeleteOnIdle",
+        "autoDeleteOnIdle must be at least PT5M (got PT1M)",
     ),
 ]
 
