@@ -36,7 +36,7 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.settings import ROOT, get_root_resource
+from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
 from preflight.engine.resources import STACK_TYPE, CustomTimeouts, ResourceOptions
@@ -542,6 +542,14 @@ def _run_isolated(
         # The SDK runs in dry-run mode in both phases: an output the mocks do not answer then stays
         # unknown, as it would be until Azure answers, instead of silently becoming null.
         pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+        # The run's own set of pending Outputs. ``set_mocks`` gives the run a new RPC manager but not a
+        # new ``outputs`` set (``MockSettings.__init__`` in pulumi/runtime/mocks.py sets only what it is
+        # given), so every run in a fresh context would share the process-wide default set. A failed run
+        # leaves its cancelled and failed Outputs there on purpose ("leave it in the set to pick up at
+        # program exit", ``Output._track`` in pulumi/output.py), on a loop closed since, and the next
+        # run's ``wait_for_rpcs`` then fails with "Event loop is closed". The SDK's own
+        # ``@pulumi.runtime.test`` clears the set for the same reason.
+        SETTINGS.outputs = set()
         pulumi.runtime.set_all_config(config, secret_keys)
         with _importable(program_dir):
             try:

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from preflight import cli
-from preflight.mockrun import ProgramError, run_program, stack_urn
-from tests.support import PROJECT_FILE, REPO, engine_config, run_stack
+from preflight.mockrun import ProgramError, RecordedResource, run_program, stack_urn
+from tests.support import PROJECT_FILE, REPO, engine_config, run_stack, stack_config
 
 
 def test_urns_are_built_the_way_the_engine_builds_them() -> None:
@@ -34,6 +34,28 @@ def test_runs_do_not_leak_into_each_other() -> None:
     ]
     assert alone.outputs == again.outputs
     assert all(r.urn.startswith("urn:pulumi:dev::") for r in again.resources)
+
+
+def test_a_run_stopped_part_way_does_not_break_the_next_one() -> None:
+    # A pack that fails stops the program from inside a registration (preflight/harness.py); the
+    # Outputs that run leaves pending live on its closed event loop and must not reach the next run
+    # (the next run failed with "Event loop is closed" every time before the fix).
+    class PackFailedError(Exception):
+        pass
+
+    seen: list[str] = []
+
+    def stop_after_three(recorded: RecordedResource) -> None:
+        seen.append(recorded.urn)
+        if len(seen) > 3:
+            raise PackFailedError
+
+    project, config = stack_config("dev").project, engine_config("dev")
+    with pytest.raises(ProgramError, match="PackFailedError"):
+        run_program(REPO, project, "dev", config, on_record=stop_after_three)
+    after = run_program(REPO, project, "dev", config)
+    assert after.resources
+    assert sorted(r.urn for r in after.resources) == sorted(r.urn for r in run_stack("dev").resources)
 
 
 def test_bad_config_fails_the_program_with_one_clear_message_and_no_traceback() -> None:
