@@ -340,6 +340,27 @@ def test_python_dash_m_preflight_is_the_same_entry_point(tls_root: Path) -> None
     assert "prod: FAIL" in done.stdout and "[servicebus-minimum-tls]" in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["dev", "--format", "json"], 0), (["--help"], 0), (["dev", "--no-such-option"], 2)],
+    ids=["report", "help", "usage error"],
+)
+def test_the_entry_point_ends_with_the_commands_code_and_all_its_output(args: list[str], code: int) -> None:
+    # preflight/__main__.py ends the process with os._exit once stdout and stderr are flushed: nothing
+    # printed may be lost, and argparse's own exits keep their codes.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "policies")])}
+    command = [sys.executable, "-m", "preflight", *args]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == code, done.stderr
+    if args[0] == "dev":
+        if code == 0:
+            assert json.loads(done.stdout)["stacks"][0]["stack"] == "dev"
+        else:
+            assert done.stdout == "" and done.stderr.strip().endswith("(see --help)")
+    else:
+        assert done.stdout.startswith("usage: preflight") and done.stdout.endswith("\n")
+
+
 def test_sarif_fingerprints_follow_the_finding_not_its_line(tls_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def fingerprints() -> dict[str, str]:
         _, out, _ = run(capsys, "prod", "--root", str(tls_root), "--format", "sarif")
