@@ -8,8 +8,8 @@ objects that survived to the old generation since the last full collection are m
 https://docs.python.org/3/library/gc.html#gc.set_threshold). A heap that only grows therefore gets
 a full scan each time it has grown by a quarter, and at scale those scans were most of a run.
 Measured (docs/benchmarks.md): the program under mocks for 300 consuming services took 12.1 s with
-the default thresholds and 5.5 s with full collections deferred, peak memory 384 MiB both ways; with
-the collector off, 4.7 s but 441 MiB.
+the default thresholds and 5.5 s with full collections deferred, peak memory 376 and 375 MiB; with
+the collector off, 4.7 s but 431 MiB.
 
 The young and middle generations are collected as usual, so short-lived cycles are still freed and
 peak memory does not grow. Nothing a program or a policy can observe changes except when an
