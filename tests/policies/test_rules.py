@@ -845,7 +845,7 @@ def test_every_policy_in_the_pack_has_a_case(pack: PolicyPackProcess) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_compliant_resources_pass(case: Case, pack: PolicyPackProcess, baselines: dict[str, Resources]) -> None:
-    report = judge(pack, case.good(baselines[case.stack]), case.stack)
+    report = judge(pack, case.good(baselines[case.stack]), case.stack, only=case.policy)
     assert hits(report, case.policy) == []
 
 
@@ -855,7 +855,7 @@ def test_noncompliant_resources_fail_at_the_configured_level(
 ) -> None:
     expected_level = configured_level(case.stack, case.policy)
     for what, mutation, fragment in (("main", case.bad, case.fragment), *case.extra_bad):
-        found = hits(judge(pack, mutation(baselines[case.stack]), case.stack), case.policy)
+        found = hits(judge(pack, mutation(baselines[case.stack]), case.stack, only=case.policy), case.policy)
         assert found, f"{case.policy}: {what} was not reported"
         assert all(d.enforcement_level == expected_level for d in found), found
         assert any(fragment in d.message for d in found), (what, [d.message for d in found])
@@ -863,7 +863,7 @@ def test_noncompliant_resources_fail_at_the_configured_level(
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_a_missing_property_is_handled(case: Case, pack: PolicyPackProcess, baselines: dict[str, Resources]) -> None:
-    found = hits(judge(pack, case.missing(baselines[case.stack]), case.stack), case.policy)
+    found = hits(judge(pack, case.missing(baselines[case.stack]), case.stack, only=case.policy), case.policy)
     cant_run = [d for d in found if "can't run policy" in d.message]
     assert cant_run == []
     assert bool(found) is case.missing_violates, [d.message for d in found]
@@ -873,19 +873,19 @@ def test_a_missing_property_is_handled(case: Case, pack: PolicyPackProcess, base
 def test_an_unknown_value_during_preview_does_not_crash_or_block(
     case: Case, pack: PolicyPackProcess, baselines: dict[str, Resources]
 ) -> None:
-    report = judge(pack, case.unknown(baselines[case.stack]), case.stack)
+    report = judge(pack, case.unknown(baselines[case.stack]), case.stack, only=case.policy)
     for diagnostic in hits(report, case.policy):
         assert not diagnostic.blocking, diagnostic
         assert "can't run policy" in diagnostic.message or diagnostic.message.startswith(("Namespace", "Subscription"))
-    # The pack kept answering: every other resource was still judged.
-    assert judge(pack, baselines[case.stack], case.stack).mandatory == []
+    # The pack kept answering, and the rule still passes the compliant stack.
+    assert judge(pack, baselines[case.stack], case.stack, only=case.policy).mandatory == []
 
 
 def passes_and_fails(
     pack: PolicyPackProcess, resources: Resources, policy: str, override: dict[str, object]
 ) -> tuple[int, int]:
-    before = len(hits(judge(pack, resources), policy))
-    after = len(hits(judge(pack, resources, overrides={policy: override}), policy))
+    before = len(hits(judge(pack, resources, only=policy), policy))
+    after = len(hits(judge(pack, resources, overrides={policy: override}, only=policy), policy))
     return before, after
 
 
@@ -967,14 +967,16 @@ def premium(partitions: int, capacity: int | None) -> Mutation:
 def test_premium_capacity_passes_1_to_16_units_per_partition(
     partitions: int, capacity: int, pack: PolicyPackProcess, prod_resources: Resources
 ) -> None:
-    assert hits(judge(pack, premium(partitions, capacity)(prod_resources)), PREMIUM_CAPACITY) == []
+    assert (
+        hits(judge(pack, premium(partitions, capacity)(prod_resources), only=PREMIUM_CAPACITY), PREMIUM_CAPACITY) == []
+    )
 
 
 @pytest.mark.parametrize(("partitions", "capacity"), CAPACITY_REFUSED, ids=[f"{p}x{c}" for p, c in CAPACITY_REFUSED])
 def test_premium_capacity_blocks_other_counts_and_partitions(
     partitions: int, capacity: int | None, pack: PolicyPackProcess, prod_resources: Resources
 ) -> None:
-    found = hits(judge(pack, premium(partitions, capacity)(prod_resources)), PREMIUM_CAPACITY)
+    found = hits(judge(pack, premium(partitions, capacity)(prod_resources), only=PREMIUM_CAPACITY), PREMIUM_CAPACITY)
     assert len(found) == 1, [d.message for d in found]
     assert found[0].blocking
     assert found[0].enforcement_level == configured_level("prod", PREMIUM_CAPACITY)
@@ -982,4 +984,6 @@ def test_premium_capacity_blocks_other_counts_and_partitions(
 
 
 def test_premium_capacity_blocks_zero_units(pack: PolicyPackProcess, prod_resources: Resources) -> None:
-    assert [d.blocking for d in hits(judge(pack, premium(1, 0)(prod_resources)), PREMIUM_CAPACITY)] == [True]
+    assert [
+        d.blocking for d in hits(judge(pack, premium(1, 0)(prod_resources), only=PREMIUM_CAPACITY), PREMIUM_CAPACITY)
+    ] == [True]
