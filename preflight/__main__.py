@@ -1,17 +1,14 @@
 """``python -m preflight``: see preflight/cli.py; ``contract``, ``emulator``, ``route``: preflight/services.py.
 
-The process ends without tearing the interpreter down (``os._exit`` once stdout and stderr are
-flushed): freeing every object of a mock run one by one took 0.25 s after ``preflight dev`` and 1.6 s
-after a 300-service run (docs/benchmarks.md), for nothing. By then everything preflight writes is
-written and closed (reports are written, synced and renamed in preflight/outputs.py), the policy packs
-and base runs are stopped and their temporary directories removed; no ``atexit`` handler of ours is
-left to run.
+The process ends without tearing the interpreter down (preflight/process.py): by then everything
+preflight writes is written and closed (reports are written, synced and renamed in
+preflight/outputs.py), the policy packs and base runs are stopped and their temporary directories
+removed; no ``atexit`` handler of ours is left to run.
 """
 
-import os
 import sys
 
-from preflight.collector import defer_full_collections
+from preflight.process import defer_full_collections, end_without_teardown
 
 defer_full_collections()  # before the heavy imports: they are the first long-lived objects
 
@@ -40,9 +37,4 @@ try:
     code = _run()
 except SystemExit as exiting:
     code = _exit_code(exiting)
-try:
-    sys.stdout.flush()
-    sys.stderr.flush()
-except OSError:  # stdout closed under us (a pipe whose reader left): what was not written is lost
-    code = code or 1
-os._exit(code)
+end_without_teardown(code)

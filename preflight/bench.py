@@ -14,7 +14,7 @@ ratios hold on a busy machine:
   the SDK floor: the same resources registered with literal inputs under Pulumi's mock runtime, no
   program logic and no policies (``--sdk-floor``), in a process as Python starts it (the floor #14
   defines) and in one set up as preflight's is (``--as-preflight``: full collections deferred, no
-  interpreter teardown; preflight/collector.py, preflight/__main__.py); with the peak RSS of the
+  interpreter teardown; preflight/process.py); with the peak RSS of the
   largest process;
 - hostile stack files (an alias bomb, 30,000 tags, 200,000 nested brackets), which must end in exit
   2 quickly and in little memory.
@@ -156,7 +156,7 @@ def sdk_floor_program(specs_file: Path, as_preflight: bool = False) -> int:
     no policies. What any program registering these resources pays at least; run as a fresh process.
     ``as_preflight``: with preflight's process settings, so that the comparison is like for like."""
     if as_preflight:
-        from preflight.collector import defer_full_collections
+        from preflight.process import defer_full_collections
 
         defer_full_collections()
     import pulumi
@@ -186,8 +186,9 @@ def sdk_floor_program(specs_file: Path, as_preflight: bool = False) -> int:
     loop.run_until_complete(wait_for_rpcs())
     loop.close()
     if as_preflight:
-        sys.stdout.flush()
-        os._exit(0)
+        from preflight.process import end_without_teardown
+
+        end_without_teardown(0)
     return 0
 
 

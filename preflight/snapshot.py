@@ -10,18 +10,17 @@ or ``{"error": "..."}``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from preflight.collector import defer_full_collections
 from preflight.mockrun import ProgramError, run_program
+from preflight.process import defer_full_collections, end_without_teardown
 
 
 def main() -> int:
     """Read the request, run the program, write the result; exit 0 either way (errors travel as JSON)."""
-    defer_full_collections()  # as in the head run (preflight/collector.py)
+    defer_full_collections()  # as in the head run (preflight/process.py)
     request: dict[str, Any] = json.load(sys.stdin)
     try:
         run = run_program(
@@ -51,8 +50,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    # No interpreter teardown: the parent waits for this process to end, and freeing the run's objects
-    # one by one is time on its critical path for nothing (as in preflight/__main__.py).
-    os._exit(code)
+    # The parent waits for this process to end: its teardown would be on the parent's critical path.
+    end_without_teardown(main())

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from preflight.collector import MIDDLE_COLLECTIONS_PER_FULL, defer_full_collections
+from preflight.process import MIDDLE_COLLECTIONS_PER_FULL, defer_full_collections
 
 
 @pytest.fixture
