@@ -55,13 +55,7 @@ DEAD_LETTERING = Meta(
 
 
 def check_dead_lettering(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    who = _subscription(args)
-    if who is None:
-        return
-    enabled = value_at(args.props, "deadLetteringOnMessageExpiration")
-    if enabled is not True:
-        found = "not set (Azure default: false)" if enabled is None else str(enabled).lower()
-        report(f"{who} has deadLetteringOnMessageExpiration {found}; required: true.", None)
+    _require_subscription_flag(args, report, "deadLetteringOnMessageExpiration", "not set (Azure default: false)")
 
 
 MAX_DELIVERY_COUNT = Meta(
@@ -125,13 +119,18 @@ FILTER_DEAD_LETTERING = Meta(
 
 
 def check_filter_dead_lettering(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    _require_subscription_flag(args, report, "deadLetteringOnFilterEvaluationExceptions", "not set")
+
+
+def _require_subscription_flag(args: ResourceValidationArgs, report: ReportViolation, key: str, unset: str) -> None:
+    """A subscription's boolean property must be true; ``unset`` says what a missing one means."""
     who = _subscription(args)
     if who is None:
         return
-    enabled = value_at(args.props, "deadLetteringOnFilterEvaluationExceptions")
+    enabled = value_at(args.props, key)
     if enabled is not True:
-        found = "not set" if enabled is None else str(enabled).lower()
-        report(f"{who} has deadLetteringOnFilterEvaluationExceptions {found}; required: true.", None)
+        found = unset if enabled is None else str(enabled).lower()
+        report(f"{who} has {key} {found}; required: true.", None)
 
 
 AUTO_DELETE = Meta(
