@@ -226,6 +226,22 @@ def test_renaming_a_publisher_that_shares_its_identity_creates_no_duplicate_gran
     assert touched == set()  # the shared sender grant is the same grant, under the same name
 
 
+def test_the_base_runs_with_its_own_code_not_the_heads(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    naming = repo / "settings" / "naming.py"
+    head_code = naming.read_text()
+    assert 'f"sbt-{self.workload}-events"' in head_code
+    naming.write_text(head_code.replace('f"sbt-{self.workload}-events"', 'f"sbt-{self.workload}-messages"'))
+    commit(repo)
+    naming.write_text(head_code)  # the pull request changes only code: the topic's Azure name
+
+    code, out, err = preflight(repo, capsys, "dev", "--base", "HEAD", "--format", "json")
+    assert code == 0, err  # dev: replacing subscriptions is advisory there
+    changes = json.loads(out)["stacks"][0]["changes"]
+    kinds = {r["name"]: r["kind"] for r in changes["resources"]}
+    assert kinds["ml-pipeline-topic"] == "replace", kinds
+    assert {d["rule"] for d in changes["diagnostics"]} == {"change-subscription-deleted"}
+
+
 def test_a_real_stacks_exported_state_is_a_base_too(
     repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
