@@ -627,12 +627,52 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
 
 @contextmanager
 def _importable(program_dir: Path) -> Iterator[None]:
+    """The program imports its own modules, as under the CLI: its language host runs the program's
+    directory with ``runpy.run_path`` (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec), which
+    puts that directory first on ``sys.path`` (https://docs.python.org/3/library/runpy.html#runpy.run_path).
+
+    Directory first is not enough in a process that has already imported modules of the same names
+    from elsewhere: ``import settings`` would find preflight's own ``settings`` (or another copy's
+    ``components``) in ``sys.modules`` and never look at the path. Those are set aside for the run and
+    put back after it, so the runner's own imports stay the runner's.
+    """
     path = str(program_dir.resolve())
     added = path not in sys.path
     if added:
         sys.path.insert(0, path)
+    set_aside = _set_aside_shadowed_modules(Path(path))
     try:
         yield
     finally:
         if added:
             sys.path.remove(path)
+        for name in {name.partition(".")[0] for name in set_aside}:
+            _pop_modules(name)  # the program's own copies: a later run imports them again
+        sys.modules.update(set_aside)
+
+
+_RUNNER_MODULES = frozenset({__name__.partition(".")[0], "__main__"})
+"""What this process runs as: never set aside, even when a program directory holds a copy of it."""
+
+
+def _set_aside_shadowed_modules(program_dir: Path) -> dict[str, Any]:
+    """Remove from ``sys.modules``, and return, the modules imported from elsewhere that the program's
+    directory holds its own of (a top-level package or module of the same name)."""
+    provided = {p.name for p in program_dir.iterdir() if (p / "__init__.py").is_file()}
+    provided |= {p.stem for p in program_dir.glob("*.py")}
+    set_aside: dict[str, Any] = {}
+    for top in provided - _RUNNER_MODULES:
+        module = sys.modules.get(top)
+        if module is not None and not _loaded_from(module, program_dir):
+            set_aside.update(_pop_modules(top))
+    return set_aside
+
+
+def _pop_modules(top: str) -> dict[str, Any]:
+    """Remove a top-level module and its submodules from ``sys.modules``; return them."""
+    return {name: sys.modules.pop(name) for name in list(sys.modules) if name.partition(".")[0] == top}
+
+
+def _loaded_from(module: Any, directory: Path) -> bool:
+    locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+    return any(location is not None and Path(location).resolve().is_relative_to(directory) for location in locations)

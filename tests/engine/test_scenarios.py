@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -255,6 +256,20 @@ def test_a_program_that_exits_fails_with_one_line_not_a_pass(tmp_path: Path) -> 
     done = preflight(program=program)
     assert done.returncode == 2, done.stdout
     assert "the program called sys.exit(0)" in done.stderr and done.stdout == ""
+
+
+def test_the_program_imports_its_own_packages_not_preflights(tmp_path: Path) -> None:
+    # The CLI runs a program with its directory first on sys.path; preflight has a `settings` package
+    # of its own already imported, which must not stand in for the project's.
+    program = tmp_path / "program"
+    shutil.copytree(SCENARIOS / "program", program)
+    (program / "settings").mkdir()
+    (program / "settings" / "__init__.py").write_text('OWN = "the project\'s own settings"\n')
+    main = program / "__main__.py"
+    main.write_text(f"from settings import OWN  # noqa: F401\n{main.read_text()}")
+    done = preflight(program=program)
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["diagnostics"] == judged("preview")["diagnostics"]
 
 
 def test_a_project_without_a_name_is_bad_input(tmp_path: Path) -> None:

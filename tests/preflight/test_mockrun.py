@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -88,6 +90,25 @@ def test_the_component_can_be_used_twice_in_one_program(tmp_path: Path) -> None:
     namespaces = sorted(r.inputs["namespaceName"] for r in run.of_type("azure-native:servicebus:Namespace"))
     assert namespaces == ["sbns-mlpipe-prod-weu-001", "sbns-mlpipe-prod-weu-002"]
     assert len(run.of_type("azure-native:servicebus:Subscription")) == 8
+
+
+def test_a_program_imports_its_own_packages_and_the_runners_are_put_back(tmp_path: Path) -> None:
+    import components.messaging  # noqa: F401  (the runner's own copies, as in a process that ran the repository)
+
+    shutil.copy(REPO / "__main__.py", tmp_path / "__main__.py")
+    for package in ("components", "settings"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    naming = tmp_path / "settings" / "naming.py"
+    naming.write_text(naming.read_text().replace('f"sbt-{self.workload}-events"', 'f"sbt-{self.workload}-copy"'))
+    shadowed = ("components", "components.messaging", "settings", "settings.naming")
+    runners = {name: sys.modules[name] for name in shadowed}
+
+    run = run_program(tmp_path, "ml-messaging", "dev", engine_config("dev"))
+
+    (topic,) = run.of_type("azure-native:servicebus:Topic")
+    assert topic.inputs["topicName"].endswith("-copy")  # the copy's naming, not the runner's
+    assert all(sys.modules[name] is module for name, module in runners.items())
+    assert run_stack("dev").of_type("azure-native:servicebus:Topic")[0].inputs["topicName"].endswith("-events")
 
 
 def test_preflight_runs_the_program_the_pulumi_cli_runs() -> None:
