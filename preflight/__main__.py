@@ -13,7 +13,16 @@ from preflight.process import defer_full_collections, end_without_teardown
 defer_full_collections()  # before the heavy imports: they are the first long-lived objects
 
 
+def _judges_a_revision(arguments: list[str]) -> bool:
+    """``--base <revision>`` given (a guess from the raw arguments; argparse decides later)."""
+    return any(argument == "--base" or argument.startswith("--base=") for argument in arguments)
+
+
 def _run() -> int:
+    if _judges_a_revision(sys.argv[1:]):
+        from preflight import snapshot
+
+        snapshot.start_early()  # its imports overlap ours (preflight/snapshot.py)
     from preflight.services import COMMANDS
 
     if sys.argv[1:2] and sys.argv[1] in COMMANDS:

@@ -3,7 +3,8 @@
 ``--base <revision>``: the revision's files are extracted with ``git archive`` into a temporary
 directory, and each stack's program runs there under the mock runtime, in a child process
 (``preflight.snapshot``) so that the revision's ``components`` and ``settings`` never mix with this
-one's. The children start first and run while this revision's stacks are previewed.
+one's. The children get their requests before this revision's stacks run, and run while they are
+previewed; the entry point starts the first child before its own imports (``snapshot.start_early``).
 
 ``--base-state <file>``: the output of ``pulumi stack export`` for one stack (the stack is read from its
 URNs); the head program then runs with that state's Azure subscription, so ARM IDs compare.
@@ -13,24 +14,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from preflight import snapshot
 from preflight.changes import ExportedState, ResourceState, StateFileError, read_stack_export
 from preflight.mockrun import MOCK_SUBSCRIPTION_ID
 from preflight.runner import Base, Layout, engine_config
 from settings.errors import SettingsError
 from settings.stack_file import read_stack_config
 
-REPO = Path(__file__).resolve().parents[1]
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([0-9a-fA-F-]{36})/", re.IGNORECASE)
 
 
@@ -128,19 +127,7 @@ class RevisionBaseline(Baseline):
             "config": engine_config(config),
             "secretKeys": sorted(config.secret_keys),
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "preflight.snapshot"],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(request))
-        process.stdin.close()
-        process.stdin = None  # sent and closed: communicate() later only reads
+        process = snapshot.start(request)
         self._running[stack] = process
 
     def stack(self, stack: str) -> Base | None:

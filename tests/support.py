@@ -8,7 +8,10 @@ Tests over shipped stacks check invariants only; tests that pin exact shapes use
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,12 @@ def _with_overrides(config: StackConfig, overrides: dict[str, Any]) -> dict[str,
     for key, value in overrides.items():
         values[f"{config.project}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
+
+
+def run_entry_point(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m preflight`` in a process of its own, as a user runs it, its stdout a pipe and buffered
+    (PYTHONUNBUFFERED, which CI machines may set, would hide an output lost at exit)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "policies")])
+    command = [sys.executable, "-m", "preflight", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 from preflight import cli
 from preflight.changes import ChangeKind, ResourceState, diff
 from preflight.mockrun import run_program
-from tests.support import REPO, engine_config, overlay_fixtures, run_stack
+from tests.support import REPO, engine_config, overlay_fixtures, run_entry_point, run_stack
 
 REPORT_SCHEMA = json.loads((REPO / "preflight" / "report.schema.json").read_text())
 TOPIC = "azure-native:servicebus:Topic"
@@ -240,6 +241,33 @@ def test_the_base_runs_with_its_own_code_not_the_heads(repo: Path, capsys: pytes
     kinds = {r["name"]: r["kind"] for r in changes["resources"]}
     assert kinds["ml-pipeline-topic"] == "replace", kinds
     assert {d["rule"] for d in changes["diagnostics"]} == {"change-subscription-deleted"}
+
+
+def test_the_entry_point_judges_a_change_with_the_base_child_it_started_first(repo: Path) -> None:
+    # `python -m preflight ... --base` starts one base child before its own imports (preflight/snapshot.py).
+    edit(repo, "prod", lambda c: services(c).pop())
+    done = run_entry_point("prod", "--root", str(repo), "--base", "HEAD")
+    assert done.returncode == 1, done.stderr
+    assert "[change-subscription-deleted] ml-pipeline-result-processing-subscription" in done.stdout
+
+
+def test_a_base_child_started_first_and_never_asked_ends_quietly() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "preflight.snapshot"],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate("", timeout=60)  # the parent ended (bad input) before asking anything
+    assert (child.returncode, out, err) == (0, "", "")
+
+
+def test_bad_input_with_base_is_still_one_line_from_the_entry_point(repo: Path) -> None:
+    done = run_entry_point("staging", "--root", str(repo), "--base", "HEAD")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "stacks/Pulumi.staging.yaml: file not found; stacks here: dev, prod"
 
 
 def test_a_real_stacks_exported_state_is_a_base_too(

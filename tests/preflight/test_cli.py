@@ -9,10 +9,8 @@ from __future__ import annotations
 import importlib.resources
 import itertools
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +25,7 @@ from preflight.engine.pack import PolicyPackProcess, StackIdentity
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, markdown
 from preflight.runner import Layout, StackResult, load_stacks, preflight_stack
-from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures
+from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures, run_entry_point
 
 # The fixture prod stack's parts priced besides messaging units (preflight/pricing.py): a private
 # endpoint at $0.01/h, one created private DNS zone at $0.50/month, six metric alerts at $0.10/month.
@@ -323,15 +321,6 @@ def test_options_that_do_not_fit_are_rejected(capsys: pytest.CaptureFixture[str]
     assert code == 2 and "only one format can go to stdout" in err
     code, _, err = run(capsys, "--output", "x.json")
     assert code == 2 and "every --output needs a --format" in err
-
-
-def run_entry_point(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m preflight`` in a process of its own, as a user runs it, its stdout a pipe and buffered
-    (PYTHONUNBUFFERED, which CI machines may set, would hide an output lost at exit)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "policies")])
-    command = [sys.executable, "-m", "preflight", *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_python_dash_m_preflight_is_the_same_entry_point(tls_root: Path) -> None:
