@@ -26,7 +26,7 @@ from types import TracebackType
 from preflight import snapshot
 from preflight.changes import ExportedState, ResourceState, StateFileError, read_stack_export
 from preflight.mockrun import MOCK_SUBSCRIPTION_ID
-from preflight.runner import Base, Layout, engine_config
+from preflight.runner import Base, Layout
 from settings.errors import SettingsError
 from settings.stack_file import read_stack_config
 
@@ -124,7 +124,7 @@ class RevisionBaseline(Baseline):
             "programDir": str(self._directory),
             "project": config.project,
             "stack": stack,
-            "config": engine_config(config),
+            "config": config.for_offline_run(),
             "secretKeys": sorted(config.secret_keys),
         }
         process = snapshot.start(request)

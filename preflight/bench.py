@@ -214,13 +214,12 @@ def class_floor_command(stacks: Sequence[str]) -> list[str]:
     own start-up cost for these stacks (a class's first use loads its module's input and output types;
     network's alone take about 0.6 s)."""
     from preflight.mockrun import run_program
-    from preflight.runner import engine_config
     from settings.stack_file import read_stack_config
 
     types: set[str] = set()
     for stack in stacks:
         config = read_stack_config(REPO / "stacks" / f"Pulumi.{stack}.yaml", REPO / "Pulumi.yaml")
-        run = run_program(REPO, config.project, stack, engine_config(config))
+        run = run_program(REPO, config.project, stack, config.for_offline_run())
         types |= {r.type for r in run.resources if r.type.startswith("azure-native:")}
     loads = "".join(
         f"; import pulumi_azure_native.{module} as m; m.{member}"
@@ -232,11 +231,10 @@ def class_floor_command(stacks: Sequence[str]) -> list[str]:
 def resource_specs(root: Path, tmp: Path) -> tuple[Path, int]:
     """The ``bench`` stack's registrations as a ``--sdk-floor`` input file, and how many there are."""
     from preflight.mockrun import run_program
-    from preflight.runner import engine_config
     from settings.stack_file import read_stack_config
 
     config = read_stack_config(root / "stacks" / "Pulumi.bench.yaml", root / "Pulumi.yaml")
-    run = run_program(root, config.project, "bench", engine_config(config))
+    run = run_program(root, config.project, "bench", config.for_offline_run())
     specs = [
         {"type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs}
         for r in run.resources

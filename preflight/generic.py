@@ -77,7 +77,7 @@ def _judge(args: argparse.Namespace) -> tuple[ProgramRun, PolicyReport]:
     stack_file = stack_dir / f"Pulumi.{args.stack}.yaml"
     if stack_file.is_file():
         config = read_stack_config(stack_file, project_file)
-        engine_config = {**config.for_engine(), **dict.fromkeys(config.secret_keys, "[secret]")}
+        engine_config = config.for_offline_run()
         secret_keys = sorted(config.secret_keys)
     else:
         engine_config, secret_keys = {}, []  # a stack without a config file: the CLI accepts it

@@ -162,7 +162,7 @@ def stack_identity(stack: LoadedStack, phase: Phase = Phase.UPDATE) -> StackIden
         stack.config.project,
         stack.name,
         dry_run=phase is Phase.PREVIEW,
-        config=engine_config(stack.config),
+        config=stack.config.for_offline_run(),
         secret_keys=tuple(sorted(stack.config.secret_keys)),
     )
 
@@ -186,7 +186,7 @@ def preflight_stack(
             layout.root,
             config.project,
             stack.name,
-            engine_config(config),
+            config.for_offline_run(),
             sorted(config.secret_keys),
             subscription_id=bases.subscription_for(stack.name) if bases else MOCK_SUBSCRIPTION_ID,
             phase=phase,
@@ -200,9 +200,3 @@ def preflight_stack(
         return StackResult(stack, run, policies)
     changes = diff(base.resources, [ResourceState.from_recorded(r) for r in run.resources], base.label)
     return StackResult(stack, run, policies, changes, tuple(evaluate(changes, stack.settings, stack.change_levels)))
-
-
-def engine_config(config: StackConfig) -> dict[str, str]:
-    """A stack's config as the engine hands it to the program."""
-    # secure: values cannot be decrypted offline; the program sees them as secrets of unknown value.
-    return {**config.for_engine(), **{key: "[secret]" for key in config.secret_keys}}

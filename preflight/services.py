@@ -25,7 +25,7 @@ from preflight.commandline import EXIT_OK, OneLineParser, UsageError, guarded
 from preflight.emulator import EmulatorConfigError, emulator_config
 from preflight.mockrun import ProgramError, run_program
 from preflight.routing import program_filters, receivers, routing
-from preflight.runner import Layout, engine_config
+from preflight.runner import Layout
 from settings.errors import SettingsError
 from settings.model import StackSettings
 from settings.stack_file import StackConfig, load_stack_file
@@ -126,7 +126,7 @@ def route_command(layout: Layout, args: argparse.Namespace) -> str:
     """Which subscriptions receive the event type, from the filters the program registers."""
     config, settings = load(layout, args.stack)
     try:
-        run = run_program(layout.root, config.project, args.stack, engine_config(config), sorted(config.secret_keys))
+        run = run_program(layout.root, config.project, args.stack, config.for_offline_run(), sorted(config.secret_keys))
     except ProgramError as error:
         raise UsageError(f"{layout.relative(layout.stack_file(args.stack))}: {error}") from None
     routes = routing(settings, run)

@@ -45,6 +45,11 @@ class StackConfig:
             if key not in self.secret_keys
         }
 
+    def for_offline_run(self) -> dict[str, str]:
+        """The config as an offline run hands it to the program: ``secure:`` values cannot be decrypted
+        here, so each is the placeholder ``[secret]`` (the program sees a secret of unknown value)."""
+        return {**self.for_engine(), **dict.fromkeys(self.secret_keys, "[secret]")}
+
 
 def load_stack_file(
     path: Path, project_file: Path, stack: str | None = None, shown: Callable[[Path], str] = str

@@ -28,7 +28,7 @@ from settings.naming import (
     TOPIC_NAME,
     namespace_name_problem,
 )
-from settings.stack_file import StackConfig, load_stack_file
+from settings.stack_file import load_stack_file
 
 SB = "azure-native:servicebus"
 NAMESPACE = f"{SB}:Namespace"
@@ -66,18 +66,13 @@ def run_stack_file(program_dir: Path, stack_file: Path) -> StackRun:
     """Read a stack file (anywhere) as the CLI does and run ``program_dir``'s program for it."""
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config, settings = load_stack_file(stack_file, Layout(program_dir).project_file)
-    run = run_program(program_dir, config.project, stack, mock_engine_config(config), sorted(config.secret_keys))
+    run = run_program(program_dir, config.project, stack, config.for_offline_run(), sorted(config.secret_keys))
     return StackRun(settings, run)
 
 
 def run_root_stack(root: Path, stack: str) -> StackRun:
     """Run a repository's (or a copy's) program for one of its own stacks."""
     return run_stack_file(root, Layout(root).stack_file(stack))
-
-
-def mock_engine_config(config: StackConfig) -> dict[str, str]:
-    """The config as preflight passes it: ``secure:`` values cannot be decrypted offline."""
-    return {**config.for_engine(), **{key: "[secret]" for key in config.secret_keys}}
 
 
 def only(run: ProgramRun, type_: str) -> RecordedResource:

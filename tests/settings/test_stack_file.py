@@ -75,4 +75,7 @@ def test_secure_values_are_marked_secret_and_never_sent_as_plain_config(tmp_path
     config, settings = load_stack_file(stack, PROJECT_FILE)
     assert config.secret_keys == {"azure-native:clientSecret"}
     assert "azure-native:clientSecret" not in config.for_engine()
+    offline = config.for_offline_run()
+    assert offline["azure-native:clientSecret"] == "[secret]"  # of unknown value offline, never the ciphertext
+    assert {k: v for k, v in offline.items() if k != "azure-native:clientSecret"} == config.for_engine()
     assert settings.environment == "dev"
