@@ -77,6 +77,21 @@ def template_copy(tmp_path: Path) -> Path:
     return root
 
 
+def program_copy(tmp_path: Path, *, pack: bool = True) -> Path:
+    """A throwaway repository holding this program, with an empty ``stacks/``: ``Pulumi.yaml`` and
+    ``__main__.py`` copied, ``components`` and ``settings`` linked (tests change stacks, not code) and,
+    with ``pack``, a copy of the policy pack whose configs a test may change."""
+    root = tmp_path / "repo"
+    (root / "stacks").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("components", "settings"):
+        (root / name).symlink_to(REPO / name)
+    if pack:
+        shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    return root
+
+
 def overlay_fixtures(root: Path) -> None:
     """Replace a repository copy's stacks, policy configs and deploy workflow by the fixture ones."""
     shutil.rmtree(root / "stacks", ignore_errors=True)

@@ -39,6 +39,15 @@ def preflight(
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=120, check=False)
 
 
+def one_file_program(tmp_path: Path, main: str, project: str = "name: scenarios\nruntime: python\n") -> Path:
+    """A project of one ``__main__.py`` and its ``Pulumi.yaml``, in a directory of its own."""
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(project)
+    (program / "__main__.py").write_text(main)
+    return program
+
+
 @cache
 def judged(phase: str) -> dict[str, Any]:
     done = preflight("--phase", phase)
@@ -238,10 +247,7 @@ def test_the_text_report_says_what_the_cli_would_exit_with() -> None:
 
 def test_a_policy_that_raises_fails_the_run_with_one_line(tmp_path: Path) -> None:
     # analyze_snapshot.go: an Analyze/AnalyzeStack error fails the deployment ("failed to run policy").
-    program = tmp_path / "program"
-    program.mkdir()
-    (program / "Pulumi.yaml").write_text("name: scenarios\nruntime: python\n")
-    (program / "__main__.py").write_text("import pulumi\n")  # no "second": probe-stack's next() raises
+    program = one_file_program(tmp_path, "import pulumi\n")  # no "second": probe-stack's next() raises
     done = preflight(program=program)
     assert done.returncode == 2, done.stderr
     assert "failed to run policy (AnalyzeStack over the stack)" in done.stderr
@@ -249,11 +255,7 @@ def test_a_policy_that_raises_fails_the_run_with_one_line(tmp_path: Path) -> Non
 
 
 def test_a_program_that_exits_fails_with_one_line_not_a_pass(tmp_path: Path) -> None:
-    program = tmp_path / "program"
-    program.mkdir()
-    (program / "Pulumi.yaml").write_text("name: scenarios\nruntime: python\n")
-    (program / "__main__.py").write_text("import sys\nsys.exit(0)\n")
-    done = preflight(program=program)
+    done = preflight(program=one_file_program(tmp_path, "import sys\nsys.exit(0)\n"))
     assert done.returncode == 2, done.stdout
     assert "the program called sys.exit(0)" in done.stderr and done.stdout == ""
 
@@ -273,11 +275,7 @@ def test_the_program_imports_its_own_packages_not_preflights(tmp_path: Path) -> 
 
 
 def test_a_project_without_a_name_is_bad_input(tmp_path: Path) -> None:
-    program = tmp_path / "program"
-    program.mkdir()
-    (program / "Pulumi.yaml").write_text("runtime: python\n")
-    (program / "__main__.py").write_text("import pulumi\n")
-    done = preflight(program=program)
+    done = preflight(program=one_file_program(tmp_path, "import pulumi\n", project="runtime: python\n"))
     assert done.returncode == 2
     assert done.stderr.strip().endswith("Pulumi.yaml: name: a Pulumi project needs a name")
 

